@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every check and test: deno fmt --check, lint, type check, then the test suite.
+# Usage: bash scripts/test.sh [extra deno test args, e.g. a test file]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+deno=$(bash scripts/bootstrap.sh)
+export PATH="$(dirname "$deno"):$PATH"
+
+"$deno" fmt --check
+"$deno" lint
+"$deno" task -q check
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+"$deno" test -q -P=test --parallel "${@:-tests/}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One plain closing line that any CI reader understands.
+summary=$(sed -E 's/\x1b\[[0-9;]*m//g' "$log" | grep -aE '^(ok|FAILED) \| [0-9]+ passed' | tail -n 1 || true)
+passed=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) passed.*/\1/p')
+failed=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) failed.*/\1/p')
+ignored=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) ignored.*/\1/p')
+echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${ignored:-0} skipped"
+exit "$status"

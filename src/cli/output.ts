@@ -1,0 +1,80 @@
+/**
+ * Everything the CLI prints goes through here: results to stdout (or JSON
+ * with --json), messages and progress to stderr, colour only on a terminal
+ * and never with NO_COLOR.
+ */
+import type { SealbatchError } from "../util/errors.ts";
+
+let json = false;
+
+export function setJsonMode(on: boolean): void {
+  json = on;
+}
+
+export function jsonMode(): boolean {
+  return json;
+}
+
+function envFlag(name: string): boolean {
+  try {
+    return (Deno.env.get(name) ?? "") !== "";
+  } catch {
+    return false;
+  }
+}
+
+const colorOn = () => !envFlag("NO_COLOR") && Deno.stderr.isTerminal();
+const paint = (code: string) => (text: string) => colorOn() ? `\x1b[${code}m${text}\x1b[0m` : text;
+export const bold = paint("1");
+export const red = paint("31");
+export const green = paint("32");
+export const yellow = paint("33");
+export const dim = paint("2");
+
+/** Print a command's result: `human` text, or `data` as one JSON document with --json. */
+export function result(human: string, data: unknown): void {
+  if (json) console.log(JSON.stringify(data, null, 2));
+  else if (human !== "") console.log(human);
+}
+
+/** A message for the person at the terminal (stderr, so stdout stays machine-readable). */
+export function note(message: string): void {
+  console.error(message);
+}
+
+export function warn(message: string): void {
+  console.error(`${yellow("sealbatch: warning:")} ${message}`);
+}
+
+export function formatError(err: SealbatchError): string {
+  const lines = [`${red("sealbatch: error:")} ${err.message}`];
+  if (err.hint) lines.push(`${dim("hint:")} ${err.hint}`);
+  return lines.join("\n");
+}
+
+export interface Progress {
+  update(done: number, total?: number): void;
+  done(message?: string): void;
+}
+
+/** A one-line progress display on a terminal; silent when stderr is not a terminal. */
+export function progress(label: string): Progress {
+  const tty = Deno.stderr.isTerminal() && !json;
+  const enc = new TextEncoder();
+  let last = 0;
+  return {
+    update(done, total) {
+      if (!tty) return;
+      const now = Date.now();
+      if (now - last < 100) return;
+      last = now;
+      const pct = total ? ` ${Math.floor((done / total) * 100)}%` : "";
+      const mib = (done / 1048576).toFixed(1);
+      Deno.stderr.writeSync(enc.encode(`\r\x1b[K${label}${pct} (${mib} MiB)`));
+    },
+    done(message) {
+      if (tty) Deno.stderr.writeSync(enc.encode("\r\x1b[K"));
+      if (message) note(message);
+    },
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * Cleanup that also runs on Ctrl-C and SIGTERM: temporaries with plaintext or
+ * keys register here, are removed in `finally` by their owner, and are removed
+ * by the signal handler when the process is interrupted mid-step.
+ */
+type Cleanup = () => void | Promise<void>;
+
+const pending = new Map<number, Cleanup>();
+let nextId = 1;
+let installed = false;
+let interrupted: Deno.Signal | undefined;
+
+async function runAll(): Promise<void> {
+  const tasks = [...pending.values()].reverse();
+  pending.clear();
+  for (const task of tasks) {
+    try {
+      await task();
+    } catch {
+      // Best effort: one failing cleanup must not stop the others.
+    }
+  }
+}
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    try {
+      Deno.addSignalListener(sig, () => {
+        interrupted = sig;
+        runAll().finally(() => {
+          console.error(`sealbatch: error: interrupted by ${sig}; temporary files removed`);
+          Deno.exit(130);
+        });
+      });
+    } catch {
+      // Signals unsupported here (or not permitted): finally-blocks still clean up.
+    }
+  }
+}
+
+/** Register a cleanup; returns a function that runs it now and unregisters it. */
+export function onCleanup(task: Cleanup): () => Promise<void> {
+  install();
+  const id = nextId++;
+  pending.set(id, task);
+  return async () => {
+    if (!pending.delete(id)) return;
+    await task();
+  };
+}
+
+/** The signal that interrupted the process, if any (long loops check it). */
+export function interruptedBy(): Deno.Signal | undefined {
+  return interrupted;
+}

@@ -1,0 +1,58 @@
+/**
+ * The one error type users see. Each kind maps to a fixed exit code so scripts
+ * can tell a refusal from a typo; the table is documented in README.md.
+ */
+export const EXIT_CODES = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  input: 3,
+  refused: 4,
+  intercepted: 5,
+  remote: 6,
+  kms: 7,
+  job: 8,
+  tool: 9,
+  permission: 10,
+  interrupted: 130,
+} as const;
+
+export type ErrorKind = Exclude<keyof typeof EXIT_CODES, "ok">;
+
+export interface ErrorOptions {
+  hint?: string;
+  cause?: unknown;
+}
+
+export class SealbatchError extends Error {
+  readonly kind: ErrorKind;
+  readonly hint: string | undefined;
+
+  constructor(kind: ErrorKind, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "SealbatchError";
+    this.kind = kind;
+    this.hint = options.hint;
+  }
+
+  get exitCode(): number {
+    return EXIT_CODES[this.kind];
+  }
+}
+
+/** Shorthands keep call sites short and the kind visible. */
+export const usageError = (m: string, o?: ErrorOptions) => new SealbatchError("usage", m, o);
+export const inputError = (m: string, o?: ErrorOptions) => new SealbatchError("input", m, o);
+export const refusal = (m: string, o?: ErrorOptions) => new SealbatchError("refused", m, o);
+
+/** Quote a user-supplied value the same way in every message. */
+export function q(value: unknown): string {
+  return JSON.stringify(String(value));
+}
+
+/** A short, single-line reason from any thrown value; never a stack. */
+export function reason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const line = text.split("\n").map((l) => l.trim()).filter((l) => l !== "").join("; ");
+  return line.length > 300 ? line.slice(0, 297) + "..." : line;
+}

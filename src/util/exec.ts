@@ -1,0 +1,176 @@
+/**
+ * The one subprocess helper: argument arrays only (never a shell string built
+ * from input), a minimal environment unless a caller adds to it, stderr in the
+ * error, and odd output treated as failure.
+ */
+import { reason, SealbatchError } from "./errors.ts";
+import type { ErrorKind } from "./errors.ts";
+
+/** Variables a child may see by default. Secrets (VAULT_TOKEN, ...) never pass. */
+const BASE_ENV = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "TERM"];
+
+export interface ExecOptions {
+  /** Bytes or text for stdin; secrets travel this way, never in argv. */
+  stdin?: Uint8Array | string;
+  /** Extra variables for this child only. */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Exit codes that count as success (default [0]). */
+  okCodes?: number[];
+  /** Stream the child's stdout/stderr to ours instead of capturing. */
+  inherit?: "stdout" | "both";
+  /** Fail when stdout is empty (the program said nothing where it must). */
+  requireOutput?: boolean;
+  /** What the call is for, used first in error messages ("cannot format container"). */
+  what?: string;
+  /** Error kind for a non-zero exit (default "tool"). */
+  kind?: ErrorKind;
+  signal?: AbortSignal;
+  /** Called with each stderr line while the child runs (progress parsing). */
+  onStderrLine?: (line: string) => void;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: Uint8Array;
+  stderr: string;
+  /** stdout decoded as UTF-8. */
+  text: string;
+}
+
+function childEnv(extra: Record<string, string> | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of BASE_ENV) {
+    let value: string | undefined;
+    try {
+      value = Deno.env.get(name);
+    } catch {
+      value = undefined; // not granted: the child simply does not get it
+    }
+    if (value !== undefined) env[name] = value;
+  }
+  if (env.PATH === undefined) {
+    env.PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  }
+  return { ...env, ...extra };
+}
+
+async function collectLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: ((line: string) => void) | undefined,
+): Promise<string> {
+  const decoder = new TextDecoder();
+  let all = "";
+  let pending = "";
+  for await (const chunk of stream) {
+    const text = decoder.decode(chunk, { stream: true });
+    // Keep at most 64 KiB of stderr: enough for a reason, bounded for hostile tools.
+    if (all.length < 65536) all += text;
+    if (onLine) {
+      pending += text;
+      const lines = pending.split(/\r|\n/);
+      pending = lines.pop() ?? "";
+      for (const line of lines) if (line !== "") onLine(line);
+    }
+  }
+  if (onLine && pending !== "") onLine(pending);
+  return all;
+}
+
+function lastLines(text: string, n = 3): string {
+  return text.split("\n").map((l) => l.trim()).filter((l) => l !== "").slice(-n).join("; ");
+}
+
+export async function exec(
+  program: string,
+  args: string[],
+  opts: ExecOptions = {},
+): Promise<ExecResult> {
+  const what = opts.what ?? `running ${program}`;
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(program, {
+      args,
+      ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+      env: childEnv(opts.env),
+      clearEnv: true,
+      stdin: opts.stdin === undefined ? "null" : "piped",
+      stdout: opts.inherit ? "inherit" : "piped",
+      stderr: opts.inherit === "both" ? "inherit" : "piped",
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    }).spawn();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new SealbatchError(
+        "tool",
+        `${what}: program ${JSON.stringify(program)} is not installed`,
+        {
+          hint: `install it (Debian: apt-get install the package that provides ${program})`,
+        },
+      );
+    }
+    if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+      throw new SealbatchError(
+        "permission",
+        `${what}: not allowed to run ${JSON.stringify(program)}`,
+        {
+          hint: "the program is missing from sealbatch's --allow-run list",
+        },
+      );
+    }
+    throw new SealbatchError("tool", `${what}: cannot start ${program}: ${reason(err)}`);
+  }
+
+  const writing = (async () => {
+    if (opts.stdin === undefined) return;
+    const writer = child.stdin.getWriter();
+    try {
+      await writer.write(
+        typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : opts.stdin,
+      );
+      await writer.close();
+    } catch {
+      // The child closed stdin early; its exit status tells the story.
+    }
+  })();
+  const stdoutP = opts.inherit
+    ? Promise.resolve(new Uint8Array())
+    : new Response(child.stdout).bytes();
+  const stderrP = opts.inherit === "both"
+    ? Promise.resolve("")
+    : collectLines(child.stderr, opts.onStderrLine);
+  const [status, stdout, stderr] = await Promise.all([child.status, stdoutP, stderrP, writing]);
+
+  const okCodes = opts.okCodes ?? [0];
+  if (!okCodes.includes(status.code)) {
+    const why = status.signal ? `killed by ${status.signal}` : `exit status ${status.code}`;
+    const detail = lastLines(stderr);
+    throw new SealbatchError(
+      opts.kind ?? "tool",
+      `${what}: ${program} failed (${why})${detail ? `: ${detail}` : ""}`,
+    );
+  }
+  const text = new TextDecoder().decode(stdout);
+  if (opts.requireOutput && text.trim() === "") {
+    throw new SealbatchError(
+      opts.kind ?? "tool",
+      `${what}: ${program} printed nothing where output was expected`,
+    );
+  }
+  return { code: status.code, stdout, stderr, text };
+}
+
+/** True when `program` can be found on PATH (for optional tools such as bart). */
+export async function hasProgram(program: string): Promise<boolean> {
+  const path = childEnv(undefined).PATH ?? "";
+  for (const dir of path.split(":")) {
+    if (dir === "") continue;
+    try {
+      const info = await Deno.stat(`${dir}/${program}`);
+      if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) return true;
+    } catch {
+      // not in this directory
+    }
+  }
+  return false;
+}
