@@ -4,7 +4,7 @@
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import type { Document, Node } from "yaml";
-import { inputError, q } from "../util/errors.ts";
+import { inputError, q, type SealbatchError } from "../util/errors.ts";
 import { readTextCapped } from "../util/files.ts";
 
 const MAX_YAML_BYTES = 1024 * 1024;
@@ -43,7 +43,7 @@ export class YamlFile {
   }
 
   /** "file:line:col" of the node at `keys` (or of its closest existing parent). */
-  where(keys: (string | number)[]): string {
+  where(keys: (string | number)[], at: "key" | "value" = "value"): string {
     let node: unknown = this.#doc.contents;
     let found: unknown = node;
     for (const key of keys) {
@@ -52,7 +52,9 @@ export class YamlFile {
           ? node.items.find((p) => isScalar(p.key) && p.key.value === key)
           : undefined;
         const next = isMap(node) ? pair?.value : node.get(key as number, true);
-        if (next === undefined || next === null) {
+        if (
+          next === undefined || next === null || (at === "key" && key === keys[keys.length - 1])
+        ) {
           if (pair && isScalar(pair.key)) found = pair.key;
           break;
         }
@@ -97,8 +99,14 @@ export class Fields {
     const shown = got === undefined
       ? ""
       : `, got ${q(typeof got === "object" ? JSON.stringify(got) : got)}`;
-    throw inputError(
-      `${this.file.where([...this.at, key])}: ${this.path(key)}: expected ${expected}${shown}`,
+    throw this.error(key, `${this.path(key)}: expected ${expected}${shown}`);
+  }
+
+  /** An input error positioned at `key` of this mapping. */
+  error(key: string, message: string, hint?: string): SealbatchError {
+    return inputError(
+      `${this.file.where([...this.at, key])}: ${message}`,
+      hint === undefined ? {} : { hint },
     );
   }
 
@@ -111,7 +119,7 @@ export class Fields {
     for (const key of Object.keys(this.value as object)) {
       if (!keys.includes(key)) {
         throw inputError(
-          `${this.file.where([...this.at, key])}: unknown key ${q(this.path(key))}`,
+          `${this.file.where([...this.at, key], "key")}: unknown key ${q(this.path(key))}`,
           {
             hint: `known keys here: ${keys.join(", ")}`,
           },

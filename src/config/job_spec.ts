@@ -1,0 +1,118 @@
+/**
+ * Job spec: what a researcher writes in their project to describe one job.
+ * Relative paths are resolved against the spec file's directory.
+ */
+import { inputError, q } from "../util/errors.ts";
+import { NAME_RE } from "../util/user.ts";
+import { resources, type SlurmResources } from "./site.ts";
+import { YamlFile } from "./yaml.ts";
+
+export type ImageSource =
+  | { kind: "none" }
+  | { kind: "sif"; path: string; key?: string; encrypted: boolean }
+  | { kind: "definition"; path: string };
+
+export interface JobSpec {
+  path: string;
+  name: string;
+  input: { kind: "dir"; path: string } | { kind: "container"; path: string; key: string };
+  image: ImageSource;
+  /** The command with {input}, {output} and {image} placeholders. */
+  command: string;
+  resources: SlurmResources;
+  outputs: string;
+}
+
+const PLACEHOLDERS = ["input", "output", "image"];
+
+function resolve(base: string, path: string): string {
+  return path.startsWith("/") ? path : `${base}/${path}`.replace(/\/\.\//g, "/");
+}
+
+export async function loadJobSpec(path: string): Promise<JobSpec> {
+  const file = await YamlFile.read(path);
+  const base = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  const root = file.root().only([
+    "name",
+    "input",
+    "input_container",
+    "image",
+    "command",
+    "resources",
+    "outputs",
+  ]);
+
+  const name = root.string("name", true);
+  if (!NAME_RE.test(name)) {
+    throw inputError(`${file.where(["name"])}: invalid job name ${q(name)}`, {
+      hint: "letters, digits, '.', '_' and '-', at most 64",
+    });
+  }
+
+  const inputDir = root.string("input");
+  const container = root.map("input_container");
+  if ((inputDir === undefined) === (container === undefined)) {
+    throw inputError(
+      `${file.where(["input"])}: give exactly one of input (a directory) or input_container`,
+    );
+  }
+  let input: JobSpec["input"];
+  if (container) {
+    container.only(["path", "key"]);
+    input = {
+      kind: "container",
+      path: resolve(base, container.string("path", true)),
+      key: resolve(base, container.string("key", true)),
+    };
+  } else {
+    input = { kind: "dir", path: resolve(base, inputDir!) };
+  }
+
+  let image: ImageSource = { kind: "none" };
+  const img = root.map("image");
+  if (img) {
+    img.only(["sif", "key", "definition", "encrypted"]);
+    const sif = img.string("sif");
+    const definition = img.string("definition");
+    if ((sif === undefined) === (definition === undefined)) {
+      throw inputError(
+        `${file.where(["image"])}: give exactly one of image.sif or image.definition`,
+      );
+    }
+    if (sif) {
+      const key = img.string("key");
+      image = {
+        kind: "sif",
+        path: resolve(base, sif),
+        encrypted: img.bool("encrypted") ?? true,
+        ...(key ? { key: resolve(base, key) } : {}),
+      };
+    } else {
+      image = { kind: "definition", path: resolve(base, definition!) };
+    }
+  }
+
+  const command = root.string("command", true);
+  for (const m of command.matchAll(/\{([^}]*)\}/g)) {
+    if (!PLACEHOLDERS.includes(m[1] ?? "")) {
+      throw inputError(`${file.where(["command"])}: unknown placeholder ${q(`{${m[1]}}`)}`, {
+        hint: `known placeholders: ${PLACEHOLDERS.map((p) => `{${p}}`).join(", ")}`,
+      });
+    }
+  }
+  if (command.includes("{image}") && image.kind === "none") {
+    throw inputError(
+      `${file.where(["command"])}: the command uses {image} but the job has no image section`,
+    );
+  }
+
+  return {
+    path,
+    name,
+    input,
+    image,
+    command,
+    resources: resources(root.map("resources")),
+    outputs: resolve(base, root.string("outputs") ?? "results"),
+  };
+}
