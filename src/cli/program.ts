@@ -7,6 +7,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { setJsonMode } from "./output.ts";
 import { jobCommand } from "./job.ts";
 import { nodeCommand } from "./node.ts";
+import { siteCommand } from "./site.ts";
 
 export const VERSION: string = denoJson.version;
 
@@ -29,5 +30,6 @@ export function buildProgram(): Command {
     );
   program.addCommand(jobCommand());
   program.addCommand(nodeCommand());
+  program.addCommand(siteCommand());
   return program;
 }

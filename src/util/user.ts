@@ -1,4 +1,4 @@
-/** The local account name: $USER, then $LOGNAME, then the numeric uid. */
+/** The local account name: $USER, then $LOGNAME, then the passwd entry of the uid. */
 export function localUser(): string {
   for (const name of ["USER", "LOGNAME"]) {
     try {
@@ -8,7 +8,16 @@ export function localUser(): string {
       // not granted
     }
   }
-  return String(Deno.uid() ?? "unknown");
+  const uid = Deno.uid();
+  try {
+    for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
+      const [user, , id] = line.split(":");
+      if (user && id === String(uid)) return user;
+    }
+  } catch {
+    // no passwd file readable: fall through
+  }
+  return String(uid ?? "unknown");
 }
 
 /** Valid POSIX-ish account and job names: also what goes into Vault paths. */
