@@ -8,6 +8,8 @@ import { setJsonMode } from "./output.ts";
 import { jobCommand } from "./job.ts";
 import { nodeCommand } from "./node.ts";
 import { siteCommand } from "./site.ts";
+import { viewCommand } from "./view.ts";
+import { sampleCommand } from "./sample.ts";
 
 export const VERSION: string = denoJson.version;
 
@@ -31,5 +33,7 @@ export function buildProgram(): Command {
   program.addCommand(jobCommand());
   program.addCommand(nodeCommand());
   program.addCommand(siteCommand());
+  program.addCommand(viewCommand());
+  program.addCommand(sampleCommand());
   return program;
 }

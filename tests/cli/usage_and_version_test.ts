@@ -26,3 +26,10 @@ Deno.test("--help lists an example", async () => {
   assert.equal(r.code, 0);
   assert.match(r.stdout, /Examples:/);
 });
+
+Deno.test("a subcommand with a missing argument is a usage error (exit 2), not an internal one", async () => {
+  const r = await runCli(["site", "init"]);
+  assert.equal(r.code, 2);
+  assertOneLineError(r.stderr);
+  assert.match(r.stderr, /missing required argument 'name'/);
+});

@@ -1,0 +1,162 @@
+/**
+ * Builds the shipped artifacts from main.ts with the permission flags of
+ * scripts/permissions.ts (never --allow-all):
+ *
+ *   deno task compile   -> dist/sealbatch     (deno compile; needs Deno's denort runtime)
+ *   deno task bundle    -> dist/sealbatch.js  (deno bundle; one file, same module graph)
+ *
+ * `deno compile` downloads denort from Deno's release server. Where that server
+ * cannot be reached, DENORT_BIN=/path/to/denort supplies a local copy; without
+ * either, the build stops at once with a message instead of failing late.
+ * Each artifact is built under a temporary name, run once (`--version`), and
+ * only then renamed into place, so a broken build never replaces a good one.
+ */
+import denoJson from "../deno.json" with { type: "json" };
+import { exec } from "../src/util/exec.ts";
+import { reason, SealbatchError } from "../src/util/errors.ts";
+import { formatError } from "../src/cli/output.ts";
+import { permissionFlags } from "./permissions.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
+const DENO = Deno.execPath();
+/** How long the release server gets to answer before we call it unreachable. */
+const PROBE_MS = 5000;
+
+function env(name: string): string | undefined {
+  const value = Deno.env.get(name);
+  return value === undefined || value === "" ? undefined : value;
+}
+
+function buildError(message: string, hint?: string): SealbatchError {
+  return new SealbatchError("tool", message, hint === undefined ? {} : { hint });
+}
+
+function denortName(): string {
+  return `denort-${Deno.build.target}.zip`;
+}
+
+/** Where `deno compile` keeps a downloaded denort (DENO_DIR/dl/release/vX/...). */
+function cachedDenort(): string {
+  const denoDir = env("DENO_DIR") ??
+    `${env("XDG_CACHE_HOME") ?? `${env("HOME") ?? "/root"}/.cache`}/deno`;
+  return `${denoDir}/dl/release/v${Deno.version.deno}/${denortName()}`;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Where denort comes from, decided before any work, or a clear stop. */
+async function denortSource(): Promise<{ env: Record<string, string>; from: string }> {
+  const given = env("DENORT_BIN");
+  if (given !== undefined) {
+    const info = await Deno.stat(given).catch(() => undefined);
+    if (!info?.isFile || ((info.mode ?? 0) & 0o111) === 0) {
+      throw buildError(`cannot use DENORT_BIN=${JSON.stringify(given)}: not an executable file`);
+    }
+    return { env: { DENORT_BIN: given }, from: `DENORT_BIN (${given})` };
+  }
+  const denoDir = env("DENO_DIR");
+  const passDir: Record<string, string> = denoDir === undefined ? {} : { DENO_DIR: denoDir };
+  if (await isFile(cachedDenort())) return { env: passDir, from: `the Deno cache` };
+  const url = `https://dl.deno.land/release/v${Deno.version.deno}/${denortName()}`;
+  try {
+    const res = await fetch(url, { method: "HEAD", signal: AbortSignal.timeout(PROBE_MS) });
+    await res.body?.cancel();
+    if (res.ok) return { env: passDir, from: "a download" };
+    throw new Error(`HTTP ${res.status}`);
+  } catch (err) {
+    throw buildError(
+      `cannot build dist/sealbatch: deno compile needs the denort runtime of Deno ` +
+        `${Deno.version.deno}, which is not in the Deno cache and cannot be downloaded here ` +
+        `(${reason(err)})`,
+      `set DENORT_BIN=/path/to/denort (Deno ${Deno.version.deno}, ${Deno.build.target}); ` +
+        "'deno task bundle' builds the single-file bundle without it",
+    );
+  }
+}
+
+/** Run a freshly built artifact once; its version must be ours. */
+async function smokeTest(command: string, args: string[], what: string): Promise<void> {
+  const r = await exec(command, [...args, "--version"], { what: `cannot run the new ${what}` });
+  if (r.text.trim() !== denoJson.version) {
+    throw buildError(
+      `the new ${what} does not work: '--version' printed ${JSON.stringify(r.text.trim())}`,
+      what === "binary" ? "DENORT_BIN must be the denort runtime, not the deno CLI" : undefined,
+    );
+  }
+}
+
+async function place(tmp: string, final: string, what: string): Promise<void> {
+  await Deno.rename(tmp, final);
+  const size = (await Deno.stat(final)).size;
+  console.log(`built ${final}: ${(size / 1048576).toFixed(1)} MiB (${what})`);
+}
+
+async function compile(dist: string): Promise<void> {
+  const source = await denortSource();
+  const tmp = `${dist}/.sealbatch.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    await exec(DENO, [
+      "compile",
+      "-q",
+      "--config",
+      `${ROOT}/deno.json`,
+      ...permissionFlags(),
+      "-o",
+      tmp,
+      `${ROOT}/main.ts`,
+    ], { env: source.env, what: "cannot compile sealbatch" });
+    await smokeTest(tmp, [], "binary");
+    await place(tmp, `${dist}/sealbatch`, `denort from ${source.from}`);
+  } finally {
+    await Deno.remove(tmp).catch(() => {});
+  }
+}
+
+async function bundle(dist: string): Promise<void> {
+  const tmp = `${dist}/.sealbatch.${crypto.randomUUID().slice(0, 8)}.js`;
+  try {
+    await exec(DENO, [
+      "bundle",
+      "-q",
+      "--config",
+      `${ROOT}/deno.json`,
+      // ssh2 optionally requires native addons; the pure-JS fallbacks are used instead.
+      "--external",
+      "*.node",
+      "-o",
+      tmp,
+      `${ROOT}/main.ts`,
+    ], { what: "cannot bundle sealbatch" });
+    await smokeTest(DENO, ["run", "-q", "--no-config", ...permissionFlags(), tmp], "bundle");
+    await place(tmp, `${dist}/sealbatch.js`, "run it with the flags of scripts/permissions.ts");
+  } finally {
+    await Deno.remove(tmp).catch(() => {});
+  }
+}
+
+const TARGETS: Record<string, (dist: string) => Promise<void>> = { compile, bundle };
+
+if (import.meta.main) {
+  const [target = "", flag, dir] = Deno.args;
+  const build = TARGETS[target];
+  const plain = Deno.args.length === 1;
+  if (build === undefined || !(plain || (Deno.args.length === 3 && flag === "--dist" && dir))) {
+    console.error("usage: scripts/build.ts compile|bundle [--dist DIR]   (default DIR: dist/)");
+    Deno.exit(2);
+  }
+  const dist = plain ? "dist" : dir!;
+  try {
+    await Deno.mkdir(dist, { recursive: true });
+    await build(dist);
+  } catch (err) {
+    const e = err instanceof SealbatchError ? err : buildError(reason(err));
+    console.error(formatError(e));
+    Deno.exit(e.exitCode);
+  }
+}

@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { decode } from "fast-png";
+import { ROOT, tempDir } from "../_helpers/cli.ts";
+import type { CliResult } from "../_helpers/cli.ts";
+import { permissionFlags } from "../../scripts/permissions.ts";
+import denoJson from "../../deno.json" with { type: "json" };
+import { buildBundle, canUnshareNet, isolate, runBundle } from "./bundle_helper.ts";
+import { exec } from "../../src/util/exec.ts";
+
+/**
+ * What the offline bundle must complete, in order, in one working directory.
+ * Adding a command to the proof is one line here.
+ */
+const STEPS: [args: string[], check?: (r: CliResult) => void][] = [
+  [["--version"], (r) => assert.equal(r.stdout.trim(), denoJson.version)],
+  [["--help"], (r) => assert.match(r.stdout, /Examples:/)],
+  [["sample", "shepp-logan", "--out", "input"]],
+  [["view", "input/shepp_logan.cfl", "--out", "kspace.png", "--log"]],
+  [["keygen", "--kind", "user", "--name", "a", "--email", "a@example.org", "--out", "keys"]],
+];
+
+const offline = await canUnshareNet();
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      found.push(
+        entry.name,
+        ...(entry.isDirectory ? await filesUnder(`${dir}/${entry.name}`) : []),
+      );
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return found;
+}
+
+Deno.test({
+  name: "the bundle alone, empty DENO_DIR, shipped flags, no network: runs every step " +
+    "(needs root for unshare -n)",
+  ignore: !offline,
+  async fn() {
+    await using dist = await tempDir("sealbatch-dist");
+    await using work = await tempDir("sealbatch-offline");
+    const bundle = await isolate(await buildBundle(dist.path), work.path);
+    const run = { cwd: work.path, bundle, flags: permissionFlags(), offline: true };
+
+    for (const [args, check] of STEPS) {
+      const r = await runBundle(run, args);
+      assert.equal(r.code, 0, `sealbatch ${args.join(" ")} failed:\n${r.stderr}`);
+      check?.(r);
+    }
+    const png = decode(await Deno.readFile(`${work.path}/kspace.png`));
+    assert.equal(png.width, 256);
+    assert.equal(png.height, 256);
+    // Nothing was fetched: the DENO_DIR (empty before) holds no npm package or remote module.
+    assert.deepEqual(await filesUnder(`${work.path}/.deno/npm`), []);
+    assert.deepEqual(await filesUnder(`${work.path}/.deno/remote`), []);
+    await assert.rejects(Deno.stat(`${work.path}/node_modules`), Deno.errors.NotFound);
+  },
+});
+
+Deno.test({
+  name: "unshare -n leaves only the loopback interface (the proof above means something)",
+  ignore: !offline,
+  async fn() {
+    const r = await exec("unshare", ["-n", "cat", "/proc/net/dev"]);
+    const interfaces = r.text.split("\n").map((l) => l.match(/^\s*([^\s:]+):/)?.[1])
+      .filter((name) => name !== undefined);
+    assert.deepEqual(interfaces, ["lo"]);
+  },
+});
+
+Deno.test("main.ts imports the runtime shims first (ssh2 needs them inside the bundle)", async () => {
+  const main = await Deno.readTextFile(`${ROOT}/main.ts`);
+  const first = main.match(/^import\s[^;]*;/m)?.[0];
+  assert.equal(first, 'import "./src/runtime_shims.ts";');
+});
