@@ -1,6 +1,8 @@
 /** `sealbatch job ...`: seal, submit and follow one job. */
 import { Command } from "@commander-js/extra-typings";
+import { jobSealCommand } from "./job_seal.ts";
 
 export function jobCommand(): Command {
-  return new Command("job").description("seal, submit and follow a job");
+  return new Command("job").description("seal, submit and follow a job")
+    .addCommand(jobSealCommand());
 }

@@ -1,7 +1,11 @@
 /** `sealbatch node ...`: what runs on the isolated compute node inside a Slurm job. */
 import { Command } from "@commander-js/extra-typings";
+import { nodeDecryptCommand } from "./node_decrypt.ts";
+import { runImageCommand } from "./node_run_image.ts";
 
 export function nodeCommand(): Command {
   return new Command("node")
-    .description("commands for the secure compute node (run inside the Slurm job)");
+    .description("commands for the secure compute node (run inside the Slurm job)")
+    .addCommand(nodeDecryptCommand())
+    .addCommand(runImageCommand());
 }

@@ -7,9 +7,11 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { setJsonMode } from "./output.ts";
 import { jobCommand } from "./job.ts";
 import { nodeCommand } from "./node.ts";
+import { keygenCommand } from "./keygen.ts";
 import { siteCommand } from "./site.ts";
 import { viewCommand } from "./view.ts";
 import { sampleCommand } from "./sample.ts";
+import { imageCommand } from "./image.ts";
 
 export const VERSION: string = denoJson.version;
 
@@ -30,10 +32,12 @@ export function buildProgram(): Command {
       "after",
       "\nExamples:\n  sealbatch --help\n  sealbatch <command> --help\n\nExit codes: see README.md (2 usage, 3 input, 4 refused, 5 credential used elsewhere, ...).",
     );
+  program.addCommand(keygenCommand());
   program.addCommand(jobCommand());
   program.addCommand(nodeCommand());
   program.addCommand(siteCommand());
   program.addCommand(viewCommand());
   program.addCommand(sampleCommand());
+  program.addCommand(imageCommand());
   return program;
 }

@@ -85,7 +85,9 @@ function privateRoots(): string[] {
   } catch {
     // not granted
   }
-  roots.push("/dev/shm");
+  // /run/shm first: Deno demands --allow-all for some operations under /dev
+  // (denoland/deno#30979); the symlink reaches the same tmpfs without that.
+  roots.push("/run/shm", "/dev/shm");
   return roots;
 }
 
@@ -147,7 +149,7 @@ export async function makePrivateDir(
     try {
       const path = await Deno.makeTempDir({ dir: root, prefix: `${prefix}-` });
       await Deno.chmod(path, 0o700);
-      return register(path, root === "/dev/shm" || root.startsWith("/run/"));
+      return register(path, root.endsWith("/shm") || root.startsWith("/run/"));
     } catch {
       // try the next root
     }

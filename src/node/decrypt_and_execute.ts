@@ -1,0 +1,275 @@
+/**
+ * The node side of a sealed job, in this order:
+ *  1. find the job (Slurm's record, or --script outside Slurm) and its owner;
+ *  2. verify run.sh's exact bytes against run.sh.sig with the owner's
+ *     registered key (signers_dir/USER.asc);
+ *  3. check that the message on stdin is the one inside the verified script;
+ *  4. decrypt with the node key; check the manifest (account, expiry, inputs,
+ *     nonce);
+ *  5. run the script with bash as the job user from a 0700 private directory,
+ *     which is wiped afterwards (also on SIGTERM, i.e. scancel).
+ * Every refusal happens before the step after it; nothing runs on a refusal.
+ */
+import { q, reason, refusal, SealbatchError, usageError } from "../util/errors.ts";
+import { exists } from "../util/files.ts";
+import { makePrivateDir } from "../util/secret_file.ts";
+import type { PrivateDir } from "../util/secret_file.ts";
+import { localUser } from "../util/user.ts";
+import { readPrivateKeyFile, readPublicKeyFile } from "../pgp/keys.ts";
+import type { PassphraseSource } from "../pgp/keys.ts";
+import { ARMOR_LIMITS } from "../pgp/armor.ts";
+import { verifyDetached } from "../pgp/verify.ts";
+import { decryptMessage } from "../pgp/decrypt.ts";
+import { normalizeArmor, unwrapRunScript } from "../job/envelope.ts";
+import type { Manifest } from "../job/manifest.ts";
+import { loadNodeConfig } from "./config.ts";
+import type { NodeConfig } from "./config.ts";
+import { lookupAccount } from "./account.ts";
+import type { Account } from "./account.ts";
+import { currentSlurmJob } from "./slurm_job.ts";
+import { checkManifest } from "./check_manifest.ts";
+import { executeScript } from "./execute.ts";
+
+export interface DecryptAndExecuteInput {
+  /** --config; the flags below override single settings. */
+  configFile?: string;
+  nodeKey?: string;
+  signersDir?: string;
+  stateDir?: string;
+  /** Outside Slurm: the batch script and its signature (default SCRIPT.sig). */
+  script?: string;
+  signature?: string;
+  /** Outside Slurm: the job's account (default: the caller). */
+  user?: string;
+  /** What arrived on stdin (the here-document); undefined when stdin is a terminal. */
+  stdin: Uint8Array | undefined;
+  passphrase?: PassphraseSource;
+  /** Progress lines for the job log (never plaintext). */
+  notify?: (line: string) => void;
+  now?: Date;
+}
+
+export interface DecryptAndExecuteOutput {
+  exitCode: number;
+  user: string;
+  manifest: Manifest | undefined;
+  signer: string;
+}
+
+interface Caller {
+  uid: number | null;
+  /** Set when root runs us on behalf of a user through sudo. */
+  sudoUid: number | undefined;
+  sudoUser: string | undefined;
+}
+
+interface JobRef {
+  script: string;
+  signature: string;
+  account: Account;
+  /** Slurm job id, when inside Slurm. */
+  slurmJob: string | undefined;
+}
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function caller(): Caller {
+  const uid = Deno.uid();
+  const sudoUid = uid === 0 && env("SUDO_UID") !== undefined ? Number(env("SUDO_UID")) : undefined;
+  return { uid, sudoUid, sudoUser: sudoUid === undefined ? undefined : env("SUDO_USER") };
+}
+
+/**
+ * Through sudo the caller is an ordinary user: settings that choose whose keys
+ * are trusted or where nonces live must come from root's config only.
+ */
+function refuseOverridesThroughSudo(input: DecryptAndExecuteInput, who: Caller): void {
+  if (who.sudoUid === undefined) return;
+  const given = [
+    ["--config", input.configFile],
+    ["--node-key", input.nodeKey],
+    ["--signers", input.signersDir],
+    ["--state", input.stateDir],
+  ].filter(([, v]) => v !== undefined).map(([flag]) => flag);
+  if (given.length > 0) {
+    throw refusal(`${given.join(", ")} cannot be used through sudo`, {
+      hint: "the node's settings come from /etc/sealbatch/node.yaml when run as root for a user",
+    });
+  }
+}
+
+async function findJob(input: DecryptAndExecuteInput, who: Caller): Promise<JobRef> {
+  let script: string;
+  let claimed: string;
+  let slurmJob: string | undefined;
+  if (input.script === undefined) {
+    const id = env("SLURM_JOB_ID");
+    if (id === undefined) {
+      throw usageError("not inside a Slurm job (no SLURM_JOB_ID)", {
+        hint: "outside Slurm give --script run.sh (and --signature if it is not run.sh.sig)",
+      });
+    }
+    const job = await currentSlurmJob(id);
+    if (input.user !== undefined && input.user !== job.user) {
+      throw refusal(`Slurm job ${q(id)} belongs to ${q(job.user)}, not to ${q(input.user)}`);
+    }
+    script = job.command;
+    claimed = job.user;
+    slurmJob = id;
+  } else {
+    script = input.script;
+    claimed = input.user ?? who.sudoUser ?? localUser();
+  }
+  const account = await lookupAccount(claimed);
+  if (who.sudoUid !== undefined && account.uid !== who.sudoUid) {
+    throw refusal(
+      `the job belongs to ${
+        q(account.name)
+      } (uid ${account.uid}), but uid ${who.sudoUid} asked to run it`,
+    );
+  }
+  if (who.uid !== 0 && who.uid !== null && account.uid !== who.uid) {
+    throw refusal(
+      `the job belongs to ${q(account.name)}; running it as uid ${who.uid} needs root (sudo)`,
+    );
+  }
+  return { script, signature: input.signature ?? `${script}.sig`, account, slurmJob };
+}
+
+/** Read a job file (script, signature); its absence or size is a refusal. */
+async function readJobFile(path: string, max: number, label: string): Promise<Uint8Array> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) throw refusal(`no ${label} at ${q(path)}`);
+    throw refusal(`cannot read ${label} ${q(path)}: ${reason(err)}`);
+  }
+  if (!info.isFile) throw refusal(`${label} ${q(path)} is not a regular file`);
+  if (info.size > max) throw refusal(`${label} ${q(path)} is larger than ${max} bytes`);
+  return await Deno.readFile(path);
+}
+
+/** Any error from a check on the job itself becomes a refusal with the same text. */
+function asRefusal(err: unknown): SealbatchError {
+  if (err instanceof SealbatchError && err.kind === "refused") return err;
+  return refusal(err instanceof SealbatchError ? err.message : reason(err));
+}
+
+async function applyOverrides(input: DecryptAndExecuteInput): Promise<NodeConfig> {
+  const config = await loadNodeConfig(input.configFile);
+  return {
+    ...config,
+    ...(input.nodeKey !== undefined ? { nodeKey: input.nodeKey } : {}),
+    ...(input.signersDir !== undefined ? { signersDir: input.signersDir } : {}),
+    ...(input.stateDir !== undefined ? { stateDir: input.stateDir } : {}),
+  };
+}
+
+export async function decryptAndExecute(
+  input: DecryptAndExecuteInput,
+): Promise<DecryptAndExecuteOutput> {
+  const notify = input.notify ?? (() => {});
+  const who = caller();
+  refuseOverridesThroughSudo(input, who);
+  const config = await applyOverrides(input);
+  const job = await findJob(input, who);
+  const user = job.account.name;
+
+  // 2. Signature by the job user's registered key, over the exact bytes.
+  const scriptBytes = await readJobFile(job.script, ARMOR_LIMITS.message + 4096, "batch script");
+  const sigBytes = await readJobFile(job.signature, ARMOR_LIMITS.signature, "signature");
+  const signerFile = `${config.signersDir}/${user}.asc`;
+  if (!(await exists(signerFile))) {
+    throw refusal(`no signing key is registered for ${q(user)} on this node (${q(signerFile)})`);
+  }
+  const signerKey = await readPublicKeyFile(signerFile, "registered key");
+  const verified = await verifyDetached(
+    scriptBytes,
+    sigBytes,
+    signerKey,
+    `batch script ${q(job.script)}`,
+  );
+
+  // 3. The message bash fed us must be the one in the signed script.
+  let message: string;
+  try {
+    message = unwrapRunScript(new TextDecoder("utf-8", { fatal: true }).decode(scriptBytes));
+  } catch (err) {
+    throw asRefusal(err);
+  }
+  const received = input.stdin === undefined ? "" : new TextDecoder().decode(input.stdin);
+  if (received.trim() === "") {
+    if (job.slurmJob !== undefined) throw refusal("no job message on stdin");
+  } else if (normalizeArmor(received) !== normalizeArmor(message)) {
+    throw refusal("the message on stdin is not the one in the signed batch script");
+  }
+
+  // 4. Decrypt, then hold the job to its manifest.
+  const nodeKey = await readPrivateKeyFile(config.nodeKey, "node key", input.passphrase);
+  let payload: Uint8Array;
+  try {
+    payload = await decryptMessage(message, nodeKey, "the job message");
+  } catch (err) {
+    throw asRefusal(err);
+  }
+  const jobDir = job.script.includes("/")
+    ? job.script.slice(0, job.script.lastIndexOf("/")) || "/"
+    : ".";
+  // Created before the nonce is claimed, so a node without usable private
+  // storage does not burn the job.
+  let dir: PrivateDir | undefined;
+  try {
+    dir = await makePrivateDir("sealbatch-job", config.workDir ? { base: config.workDir } : {});
+    const manifest = await checkManifest({
+      payload: new TextDecoder().decode(payload),
+      user,
+      jobDir,
+      stateDir: config.stateDir,
+      acceptUnmanifested: config.acceptUnmanifested,
+      now: input.now ?? new Date(),
+    });
+    notify(
+      manifest
+        ? `job ${manifest.job} verified (signed by ${verified.fingerprint.toUpperCase()}), running as ${user}`
+        : `job without manifest accepted (accept_unmanifested), signed by ${verified.fingerprint.toUpperCase()}, running as ${user}`,
+    );
+
+    // 5. Run.
+    const exitCode = await executeScript({
+      payload,
+      account: job.account,
+      cwd: jobDir,
+      dir,
+      env: scriptEnv(config, manifest, job.slurmJob),
+    });
+    return { exitCode, user, manifest, signer: verified.fingerprint.toUpperCase() };
+  } finally {
+    payload.fill(0);
+    await dir?.remove();
+  }
+}
+
+/** Variables the command script may use; no secrets. */
+function scriptEnv(
+  config: NodeConfig,
+  manifest: Manifest | undefined,
+  slurmJob: string | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (manifest) out.SEALBATCH_JOB_ID = manifest.job;
+  if (slurmJob) out.SLURM_JOB_ID = slurmJob;
+  for (const name of ["SLURM_JOB_NAME", "SLURM_SUBMIT_DIR", "SLURM_JOB_USER"]) {
+    const value = env(name);
+    if (value !== undefined) out[name] = value;
+  }
+  if (config.vaultAddr) out.VAULT_ADDR = config.vaultAddr;
+  if (config.vaultCacert) out.VAULT_CACERT = config.vaultCacert;
+  return out;
+}

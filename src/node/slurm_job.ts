@@ -1,0 +1,34 @@
+/**
+ * The running Slurm job as Slurm records it: owner and batch script path
+ * (`scontrol show job -o`). Used instead of anything the caller claims.
+ */
+import { exec } from "../util/exec.ts";
+import { q, refusal } from "../util/errors.ts";
+
+export interface SlurmJob {
+  id: string;
+  user: string;
+  uid: number;
+  /** Path of the submitted batch script (run.sh). */
+  command: string;
+}
+
+export function parseScontrolJob(id: string, line: string): SlurmJob {
+  const owner = /(?:^|\s)UserId=([^\s(]+)\((\d+)\)/.exec(line);
+  // Command may contain spaces; with -o it is followed by " WorkDir=".
+  const command = /(?:^|\s)Command=(.*?)\s+WorkDir=/.exec(line) ??
+    /(?:^|\s)Command=(\S+)/.exec(line);
+  if (!owner || !command || !command[1]?.startsWith("/")) {
+    throw refusal(`cannot tell owner and batch script of Slurm job ${q(id)} from scontrol`);
+  }
+  return { id, user: owner[1]!, uid: Number(owner[2]), command: command[1] };
+}
+
+export async function currentSlurmJob(id: string): Promise<SlurmJob> {
+  if (!/^\d+(_\d+)?$/.test(id)) throw refusal(`invalid SLURM_JOB_ID ${q(id)}`);
+  const out = await exec("scontrol", ["show", "job", "-o", id], {
+    what: `looking up Slurm job ${q(id)}`,
+    requireOutput: true,
+  });
+  return parseScontrolJob(id, out.text.trim());
+}
