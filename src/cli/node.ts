@@ -2,10 +2,13 @@
 import { Command } from "@commander-js/extra-typings";
 import { nodeDecryptCommand } from "./node_decrypt.ts";
 import { runImageCommand } from "./node_run_image.ts";
+import { fetchKeysCommand, wipeKeysCommand } from "./node_fetch_keys.ts";
 
 export function nodeCommand(): Command {
   return new Command("node")
     .description("commands for the secure compute node (run inside the Slurm job)")
     .addCommand(nodeDecryptCommand())
-    .addCommand(runImageCommand());
+    .addCommand(runImageCommand())
+    .addCommand(fetchKeysCommand())
+    .addCommand(wipeKeysCommand());
 }

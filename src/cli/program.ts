@@ -12,6 +12,8 @@ import { siteCommand } from "./site.ts";
 import { viewCommand } from "./view.ts";
 import { sampleCommand } from "./sample.ts";
 import { imageCommand } from "./image.ts";
+import { keysCommand } from "./keys.ts";
+import { kmsCommand } from "./kms.ts";
 
 export const VERSION: string = denoJson.version;
 
@@ -39,5 +41,7 @@ export function buildProgram(): Command {
   program.addCommand(viewCommand());
   program.addCommand(sampleCommand());
   program.addCommand(imageCommand());
+  program.addCommand(keysCommand());
+  program.addCommand(kmsCommand());
   return program;
 }

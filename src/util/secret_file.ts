@@ -76,7 +76,12 @@ export async function readSecretFile(
   return await Deno.readFile(path);
 }
 
-/** Directories that are node-local and memory-backed, best first. */
+/**
+ * Node-local, memory-backed directories, best first. /dev/shm is not among
+ * them: Deno refuses every file operation below /dev (also through the
+ * /run/shm symlink) unless given --allow-all (denoland/deno#30979), which
+ * sealbatch never is. Sites point `work_dir` at a tmpfs of their own instead.
+ */
 function privateRoots(): string[] {
   const roots: string[] = [];
   try {
@@ -85,9 +90,8 @@ function privateRoots(): string[] {
   } catch {
     // not granted
   }
-  // /run/shm first: Deno demands --allow-all for some operations under /dev
-  // (denoland/deno#30979); the symlink reaches the same tmpfs without that.
-  roots.push("/run/shm", "/dev/shm");
+  const uid = Deno.uid();
+  if (uid !== null) roots.push(`/run/user/${uid}`);
   return roots;
 }
 
@@ -149,7 +153,8 @@ export async function makePrivateDir(
     try {
       const path = await Deno.makeTempDir({ dir: root, prefix: `${prefix}-` });
       await Deno.chmod(path, 0o700);
-      return register(path, root.endsWith("/shm") || root.startsWith("/run/"));
+      // A configured base is the site's choice (documented to be a tmpfs).
+      return register(path, opts.base === undefined);
     } catch {
       // try the next root
     }
@@ -161,9 +166,9 @@ export async function makePrivateDir(
   }
   throw new SealbatchError(
     "tool",
-    "cannot create a private work directory: no memory-backed storage (/dev/shm, $XDG_RUNTIME_DIR) is writable",
+    "cannot create a private work directory: no node-local memory-backed storage ($XDG_RUNTIME_DIR, /run/user/UID) is writable",
     {
-      hint: "set XDG_RUNTIME_DIR to a node-local tmpfs directory",
+      hint: "on a node, set work_dir in the node config to a node-local tmpfs (see docs/admin.md)",
     },
   );
 }
