@@ -1,0 +1,72 @@
+/** `sealbatch node fetch-keys` / `node wipe-keys`: the job script gets its keys once, and removes them. */
+import { Command } from "@commander-js/extra-typings";
+import { fetchKeys, wipeKeys } from "../node/fetch_keys.ts";
+import { note, result } from "./output.ts";
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function fetchKeysCommand(): Command {
+  return new Command("fetch-keys")
+    .description(
+      "fetch the job's keys once, with its single-use credentials, into node-local memory",
+    )
+    .requiredOption(
+      "--credentials <FILE>",
+      "credentials file written by `sealbatch keys escrow` (0600)",
+    )
+    .option(
+      "--out <DIR>",
+      "key directory on tmpfs (created 0700; default: a new one in $XDG_RUNTIME_DIR)",
+    )
+    .option("--key <NAME>", "fetch only this key (repeatable)", collect, [] as string[])
+    .option(
+      "--vault-addr <URL>",
+      "Vault address (default VAULT_ADDR, then the credentials' address)",
+    )
+    .option("--ca-cert <PEM>", "CA certificate for Vault's TLS (default VAULT_CACERT)")
+    .addHelpText(
+      "after",
+      `
+Each credential is looked up (its creation path checked) before any is used; an already used or
+unknown one stops the job with exit code 5 (possible interception).
+Prints the key directory; each key is the file DIR/NAME (mode 0600).
+The job script removes the keys when it ends, also on failure:
+
+  KEYS=/dev/shm/keys-$SLURM_JOB_ID
+  trap 'sealbatch node wipe-keys "$KEYS"' EXIT
+  sealbatch node fetch-keys --credentials "$CREDS" --out "$KEYS"
+
+Examples:
+  sealbatch node fetch-keys --credentials /dev/shm/creds.json --out /dev/shm/keys-42
+  sealbatch --json node fetch-keys --credentials creds.json --key luks`,
+    )
+    .action(async (o) => {
+      const r = await fetchKeys({
+        credentialsPath: o.credentials,
+        ...(o.out !== undefined ? { outDir: o.out } : {}),
+        ...(o.key.length > 0 ? { only: o.key } : {}),
+        ...(o.vaultAddr !== undefined ? { vaultAddr: o.vaultAddr } : {}),
+        ...(o.caCert !== undefined ? { caCert: o.caCert } : {}),
+      });
+      note(`fetched ${r.keys.length} key(s) of job "${r.job}"`);
+      result(r.dir, r);
+    });
+}
+
+export function wipeKeysCommand() {
+  return new Command("wipe-keys")
+    .description("overwrite and remove a key directory made by fetch-keys (safe to call twice)")
+    .argument("<DIR>", "the key directory")
+    .addHelpText(
+      "after",
+      `
+Only a 0700 directory holding 0600 files is wiped; anything else is refused.
+
+Examples:
+  sealbatch node wipe-keys /dev/shm/keys-42`,
+    )
+    .action(async (dir) => {
+      const n = await wipeKeys(dir);
+      result(`wiped ${n} key file(s) in ${dir}`, { dir, wiped: n });
+    });
+}
