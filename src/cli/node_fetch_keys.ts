@@ -1,6 +1,7 @@
 /** `sealbatch node fetch-keys` / `node wipe-keys`: the job script gets its keys once, and removes them. */
 import { Command } from "@commander-js/extra-typings";
 import { fetchKeys, wipeKeys } from "../node/fetch_keys.ts";
+import { loadNodeConfig } from "../node/config.ts";
 import { note, result } from "./output.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -24,6 +25,7 @@ export function fetchKeysCommand(): Command {
       "Vault address (default VAULT_ADDR, then the credentials' address)",
     )
     .option("--ca-cert <PEM>", "CA certificate for Vault's TLS (default VAULT_CACERT)")
+    .option("--config <FILE>", "node config (vault_addr, vault_cacert, work_dir)")
     .addHelpText(
       "after",
       `
@@ -32,21 +34,25 @@ unknown one stops the job with exit code 5 (possible interception).
 Prints the key directory; each key is the file DIR/NAME (mode 0600).
 The job script removes the keys when it ends, also on failure:
 
-  KEYS=/dev/shm/keys-$SLURM_JOB_ID
+  KEYS=$XDG_RUNTIME_DIR/keys-$SLURM_JOB_ID
   trap 'sealbatch node wipe-keys "$KEYS"' EXIT
   sealbatch node fetch-keys --credentials "$CREDS" --out "$KEYS"
 
 Examples:
-  sealbatch node fetch-keys --credentials /dev/shm/creds.json --out /dev/shm/keys-42
+  sealbatch node fetch-keys --credentials creds.json --out /run/sealbatch/keys-42
   sealbatch --json node fetch-keys --credentials creds.json --key luks`,
     )
     .action(async (o) => {
+      const config = await loadNodeConfig(o.config);
+      const vaultAddr = o.vaultAddr ?? config.vaultAddr;
+      const caCert = o.caCert ?? config.vaultCacert;
       const r = await fetchKeys({
         credentialsPath: o.credentials,
         ...(o.out !== undefined ? { outDir: o.out } : {}),
         ...(o.key.length > 0 ? { only: o.key } : {}),
-        ...(o.vaultAddr !== undefined ? { vaultAddr: o.vaultAddr } : {}),
-        ...(o.caCert !== undefined ? { caCert: o.caCert } : {}),
+        ...(vaultAddr !== undefined ? { vaultAddr } : {}),
+        ...(caCert !== undefined ? { caCert } : {}),
+        ...(config.workDir !== undefined ? { workBase: config.workDir } : {}),
       });
       note(`fetched ${r.keys.length} key(s) of job "${r.job}"`);
       result(r.dir, r);
@@ -63,7 +69,7 @@ export function wipeKeysCommand() {
 Only a 0700 directory holding 0600 files is wiped; anything else is refused.
 
 Examples:
-  sealbatch node wipe-keys /dev/shm/keys-42`,
+  sealbatch node wipe-keys /run/sealbatch/keys-42`,
     )
     .action(async (dir) => {
       const n = await wipeKeys(dir);

@@ -15,7 +15,7 @@ export interface NodeConfig {
   nodeKey: string;
   signersDir: string;
   stateDir: string;
-  /** Root for private work directories; undefined = /dev/shm or $XDG_RUNTIME_DIR. */
+  /** Root for private work directories; undefined = $XDG_RUNTIME_DIR or /run/user/UID. */
   workDir: string | undefined;
   acceptUnmanifested: boolean;
   vaultAddr: string | undefined;

@@ -34,6 +34,8 @@ export interface FetchKeysRequest {
   only?: string[];
   vaultAddr?: string;
   caCert?: string;
+  /** Root for the default key directory (the node config's work_dir, a tmpfs). */
+  workBase?: string;
   /** Per-request timeout for Vault calls. */
   timeoutMs?: number;
 }
@@ -224,7 +226,7 @@ export async function fetchKeys(req: FetchKeysRequest): Promise<FetchKeysResult>
     // The key directory is checked before any credential is touched.
     if (req.outDir) out = await prepareOutDir(req.outDir);
     else {
-      priv = await makePrivateDir("sealbatch-keys");
+      priv = await makePrivateDir("sealbatch-keys", req.workBase ? { base: req.workBase } : {});
       await requireMemoryBacked(priv.path, true);
     }
     const dir = out?.path ?? priv!.path;
