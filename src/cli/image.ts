@@ -1,6 +1,6 @@
 /** `sealbatch image ...`: key pair, encrypted build, and inspection of Apptainer (SIF) images. */
 import { Command } from "@commander-js/extra-typings";
-import { q, refusal } from "../util/errors.ts";
+import { q, refusal, usageError } from "../util/errors.ts";
 import { jsonMode, note, result, warn } from "./output.ts";
 import { writeImageKeyPair } from "../image/keys.ts";
 import { buildImage } from "../image/build.ts";
@@ -154,6 +154,12 @@ Examples:
   sealbatch --json image inspect app.sif`,
     )
     .action(async (image, opts) => {
+      // The step also takes PEM text; from the command line only a path, so no key is in argv.
+      if (opts.key?.trimStart().startsWith("-----BEGIN")) {
+        throw usageError("--key takes the path of rsa_pri.pem, not the key itself", {
+          hint: "key material on the command line is visible to every user of the machine",
+        });
+      }
       const report = await inspectImage(image, opts.key !== undefined ? { key: opts.key } : {});
       if (opts.requireEncrypted && !report.encrypted) {
         throw refusal(`image ${q(image)} is not encrypted (format ${report.format})`, {

@@ -58,10 +58,17 @@ async function checkOut(out: string | undefined): Promise<void> {
       hint: "give --out FILE (written 0600), or --json to print them on stdout",
     });
   }
-  if (out !== undefined && (await exists(out))) {
+  if (out === undefined) return;
+  if (await exists(out)) {
     throw inputError(`cannot write credentials to ${q(out)}: it already exists`, {
       hint: "credentials files are never overwritten; choose another path",
     });
+  }
+  // Checked before Vault is contacted: a failure after escrow would leave live credentials.
+  const parent = out.includes("/") ? out.slice(0, out.lastIndexOf("/")) || "/" : ".";
+  const info = await Deno.stat(parent).catch(() => undefined);
+  if (!info?.isDirectory) {
+    throw inputError(`cannot write credentials to ${q(out)}: ${q(parent)} is not a directory`);
   }
 }
 
@@ -147,14 +154,20 @@ Examples:
         });
         const summary = `escrowed ${r.record.keys.length} key(s) for job ${q(o.job)} (${mode}); ` +
           `credentials expire ${r.credentials.expires_at}\nrecord: ${r.recordPath}`;
-        await deliver(r.credentials, o.out, summary, {
-          job: o.job,
-          mode,
-          keys: r.record.keys.map((k) => ({ name: k.name, path: k.path })),
-          expires_at: r.credentials.expires_at,
-          record: r.recordPath,
-          credentials: o.out,
-        });
+        try {
+          await deliver(r.credentials, o.out, summary, {
+            job: o.job,
+            mode,
+            keys: r.record.keys.map((k) => ({ name: k.name, path: k.path })),
+            expires_at: r.credentials.expires_at,
+            record: r.recordPath,
+            credentials: o.out,
+          });
+        } catch (err) {
+          // Credentials nobody received must not stay usable.
+          await revokeJob(vault, o.state ?? DEFAULT_STATE_DIR, r.record).catch(() => {});
+          throw err;
+        }
       } finally {
         vault.close();
       }

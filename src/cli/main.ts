@@ -5,7 +5,7 @@
 import { CommanderError } from "commander";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { buildProgram } from "./program.ts";
-import { formatError } from "./output.ts";
+import { formatError, oneLine } from "./output.ts";
 import { EXIT_CODES, reason, SealbatchError } from "../util/errors.ts";
 
 function debugEnabled(): boolean {
@@ -40,7 +40,7 @@ export async function main(args: string[]): Promise<number> {
     cmd.exitOverride();
     cmd.configureOutput({
       outputError: (text, write) =>
-        write(`sealbatch: ${text.trim()}\nhint: see 'sealbatch ${path}--help'\n`),
+        write(`sealbatch: ${oneLine(text.trim())}\nhint: see 'sealbatch ${path}--help'\n`),
     });
     for (const sub of cmd.commands) configure(sub, `${path}${sub.name()} `);
   };

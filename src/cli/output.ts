@@ -46,9 +46,18 @@ export function warn(message: string): void {
   console.error(`${yellow("sealbatch: warning:")} ${message}`);
 }
 
+/**
+ * Messages quote what they name, but reasons from libraries and tools may
+ * carry raw names or remote text: one line each, no terminal control bytes.
+ */
+export function oneLine(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\s*[\r\n]+\s*/g, "; ").replace(/[\x00-\x1f\x7f-\x9f]/g, "?");
+}
+
 export function formatError(err: SealbatchError): string {
-  const lines = [`${red("sealbatch: error:")} ${err.message}`];
-  if (err.hint) lines.push(`${dim("hint:")} ${err.hint}`);
+  const lines = [`${red("sealbatch: error:")} ${oneLine(err.message)}`];
+  if (err.hint) lines.push(`${dim("hint:")} ${oneLine(err.hint)}`);
   return lines.join("\n");
 }
 

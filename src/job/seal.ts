@@ -99,15 +99,17 @@ export async function sealJob(input: SealJobInput): Promise<SealJobOutput> {
   const command = "file" in input.command
     ? await readTextCapped(input.command.file, MAX_COMMAND_BYTES, "command script")
     : input.command.text;
-  const nodeKey = await readPublicKeyFile(input.nodeKey, "node key");
-  const signKey = await readPrivateKeyFile(input.signKey, "signing key", input.passphrase);
-
-  const inputs: Record<string, string> = {};
+  const names = new Map<string, string>();
   for (const file of input.inputs ?? []) {
     const name = checkInputPath(await inputName(file, input.outDir));
-    if (name in inputs) throw inputError(`input ${q(name)} is given twice`);
-    inputs[name] = await sha256File(file);
+    if (names.has(name)) throw inputError(`input ${q(name)} is given twice`);
+    names.set(name, file);
   }
+  const nodeKey = await readPublicKeyFile(input.nodeKey, "node key");
+  const inputs: Record<string, string> = {};
+  for (const [name, file] of names) inputs[name] = await sha256File(file);
+  // Last: the secret key is unlocked only when nothing else can fail any more.
+  const signKey = await readPrivateKeyFile(input.signKey, "signing key", input.passphrase);
 
   const manifest: Manifest = {
     v: 1,

@@ -10,8 +10,10 @@ import type { ErrorKind } from "./errors.ts";
 const BASE_ENV = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "TERM"];
 
 export interface ExecOptions {
-  /** Bytes or text for stdin; secrets travel this way, never in argv. */
-  stdin?: Uint8Array | string;
+  /** Bytes or text for stdin; secrets travel this way, never in argv. A stream is piped through. */
+  stdin?: Uint8Array | string | ReadableStream<Uint8Array>;
+  /** Stream stdout into this sink instead of capturing it (bulk transfers). */
+  stdoutTo?: WritableStream<Uint8Array>;
   /** Extra variables for this child only. */
   env?: Record<string, string>;
   cwd?: string;
@@ -95,7 +97,7 @@ export async function exec(
       env: childEnv(opts.env),
       clearEnv: true,
       stdin: opts.stdin === undefined ? "null" : "piped",
-      stdout: opts.inherit ? "inherit" : "piped",
+      stdout: opts.inherit && !opts.stdoutTo ? "inherit" : "piped",
       stderr: opts.inherit === "both" ? "inherit" : "piped",
       ...(opts.signal ? { signal: opts.signal } : {}),
     }).spawn();
@@ -123,6 +125,11 @@ export async function exec(
 
   const writing = (async () => {
     if (opts.stdin === undefined) return;
+    if (opts.stdin instanceof ReadableStream) {
+      // A child that exits early closes the pipe; its exit status tells the story.
+      await opts.stdin.pipeTo(child.stdin).catch(() => {});
+      return;
+    }
     const writer = child.stdin.getWriter();
     try {
       await writer.write(
@@ -133,7 +140,9 @@ export async function exec(
       // The child closed stdin early; its exit status tells the story.
     }
   })();
-  const stdoutP = opts.inherit
+  const stdoutP = opts.stdoutTo
+    ? child.stdout.pipeTo(opts.stdoutTo).then(() => new Uint8Array())
+    : opts.inherit
     ? Promise.resolve(new Uint8Array())
     : new Response(child.stdout).bytes();
   const stderrP = opts.inherit === "both"

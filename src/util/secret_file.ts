@@ -5,6 +5,7 @@
  */
 import { inputError, q, SealbatchError } from "./errors.ts";
 import { onCleanup } from "./cleanup.ts";
+import { readFileCapped } from "./files.ts";
 
 /** Create `path` exclusively with mode 0600 and write `data`. Never overwrites. */
 export async function writeSecretFile(path: string, data: Uint8Array | string): Promise<void> {
@@ -42,38 +43,31 @@ export interface ReadSecretOptions {
 
 /**
  * Read a key file after checking that it is a regular file readable by its
- * owner only; group/world-readable keys are refused with a hint.
+ * owner only; group/world-readable keys are refused with a hint. The checks
+ * apply to the opened file, so a path swapped after them gains nothing.
  */
 export async function readSecretFile(
   path: string,
   opts: ReadSecretOptions = {},
 ): Promise<Uint8Array> {
   const label = opts.label ?? "key file";
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      throw inputError(`cannot read ${label} ${q(path)}: no such file`);
-    }
-    throw inputError(`cannot read ${label} ${q(path)}: ${(err as Error).message}`);
-  }
-  if (!info.isFile) throw inputError(`cannot use ${label} ${q(path)}: not a regular file`);
-  const mode = info.mode ?? 0;
-  if ((mode & 0o077) !== 0) {
-    throw new SealbatchError(
-      "input",
-      `refusing ${label} ${q(path)}: readable by group or others (mode ${
-        (mode & 0o777).toString(8)
-      })`,
-      {
-        hint: `chmod 600 ${path}`,
-      },
-    );
-  }
-  const max = opts.maxBytes ?? 1024 * 1024;
-  if (info.size > max) throw inputError(`cannot use ${label} ${q(path)}: larger than ${max} bytes`);
-  return await Deno.readFile(path);
+  return await readFileCapped(
+    path,
+    opts.maxBytes ?? 1024 * 1024,
+    `cannot read ${label} ${q(path)}`,
+    (info) => {
+      const mode = info.mode ?? 0;
+      if ((mode & 0o077) !== 0) {
+        throw new SealbatchError(
+          "input",
+          `refusing ${label} ${q(path)}: readable by group or others (mode ${
+            (mode & 0o777).toString(8)
+          })`,
+          { hint: `chmod 600 ${q(path)}` },
+        );
+      }
+    },
+  );
 }
 
 /**
