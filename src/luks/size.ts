@@ -1,0 +1,99 @@
+/**
+ * How big the ext4 file system inside a container is: what the content needs
+ * (data blocks, inode table, journal, group metadata) plus headroom for the
+ * job's outputs, never less than the content needs.
+ */
+import { usageError } from "../util/errors.ts";
+import type { SourceStats } from "./tree.ts";
+
+const MiB = 1024 * 1024;
+const INODE_BYTES = 256;
+/** Average size assumed for output files when reserving inodes for headroom. */
+const BYTES_PER_SPARE_INODE = 64 * 1024;
+/** Smallest file system sealbatch makes (mkfs.ext4 needs room for its journal). */
+const MIN_BYTES = 16 * MiB;
+
+export type Headroom = { mib: number } | { percent: number };
+
+/** Default headroom: the larger of 64 MiB and a quarter of the content. */
+export const DEFAULT_HEADROOM = "max(64 MiB, 25%)";
+
+export function parseHeadroom(text: string): Headroom {
+  const pct = /^(\d{1,4})%$/.exec(text);
+  if (pct) return { percent: Number(pct[1]) };
+  if (/^\d{1,9}$/.test(text)) return { mib: Number(text) };
+  throw usageError(
+    `invalid --headroom ${JSON.stringify(text)}: expected MiB (64) or a percentage (25%)`,
+  );
+}
+
+/** `auto` or a file system size in MiB. */
+export function parseSize(text: string): "auto" | number {
+  if (text === "auto") return "auto";
+  if (/^\d{1,9}$/.test(text) && Number(text) > 0) return Number(text) * MiB;
+  throw usageError(`invalid --size ${JSON.stringify(text)}: expected "auto" or a size in MiB`);
+}
+
+/** mke2fs' default journal size for a file system of `blocks` 4 KiB blocks. */
+function journalBytes(blocks: number): number {
+  const table: [number, number][] = [
+    [2048, 0],
+    [32768, 1024],
+    [256 * 1024, 4096],
+    [512 * 1024, 8192],
+    [4096 * 1024, 16384],
+    [8192 * 1024, 32768],
+    [16384 * 1024, 65536],
+    [32768 * 1024, 131072],
+  ];
+  for (const [limit, journal] of table) if (blocks < limit) return journal * 4096;
+  return 262144 * 4096;
+}
+
+function headroomBytes(stats: SourceStats, headroom: Headroom | undefined): number {
+  if (headroom === undefined) return Math.max(64 * MiB, stats.contentBytes / 4);
+  if ("mib" in headroom) return headroom.mib * MiB;
+  return (stats.contentBytes * headroom.percent) / 100;
+}
+
+export interface FsPlan {
+  bytes: number;
+  inodes: number;
+}
+
+/** Metadata ext4 needs around `data` bytes of content with `inodes` inodes. */
+function withMetadata(data: number, inodes: number): number {
+  let total = data;
+  for (let i = 0; i < 4; i++) {
+    const groups = Math.ceil(total / (128 * MiB));
+    total = Math.ceil(data * 1.01) + inodes * INODE_BYTES + journalBytes(total / 4096) +
+      groups * 64 * 1024 + MiB;
+  }
+  return total;
+}
+
+const roundMiB = (n: number) => Math.ceil(n / MiB) * MiB;
+
+/** The least a file system holding this content can be. */
+export function minimumBytes(stats: SourceStats): number {
+  return Math.max(MIN_BYTES, roundMiB(withMetadata(stats.contentBytes, stats.entries + 1024)));
+}
+
+/** Size and inode count for `auto`, or for an explicit size (checked against the minimum). */
+export function planFs(
+  stats: SourceStats,
+  size: "auto" | number,
+  headroom: Headroom | undefined,
+): FsPlan {
+  if (size !== "auto") {
+    const spare = Math.max(0, size - stats.contentBytes);
+    return {
+      bytes: size,
+      inodes: stats.entries + 1024 + Math.floor(spare / BYTES_PER_SPARE_INODE),
+    };
+  }
+  const room = headroomBytes(stats, headroom);
+  const inodes = stats.entries + 1024 + Math.ceil(room / BYTES_PER_SPARE_INODE);
+  const bytes = Math.max(MIN_BYTES, roundMiB(withMetadata(stats.contentBytes + room, inodes)));
+  return { bytes, inodes };
+}
