@@ -3,6 +3,7 @@ import { Command } from "@commander-js/extra-typings";
 import { nodeDecryptCommand } from "./node_decrypt.ts";
 import { runImageCommand } from "./node_run_image.ts";
 import { fetchKeysCommand, wipeKeysCommand } from "./node_fetch_keys.ts";
+import { nodeDataCommand } from "./node_data.ts";
 
 export function nodeCommand(): Command {
   return new Command("node")
@@ -10,5 +11,6 @@ export function nodeCommand(): Command {
     .addCommand(nodeDecryptCommand())
     .addCommand(runImageCommand())
     .addCommand(fetchKeysCommand())
-    .addCommand(wipeKeysCommand());
+    .addCommand(wipeKeysCommand())
+    .addCommand(nodeDataCommand());
 }

@@ -14,6 +14,8 @@ import { sampleCommand } from "./sample.ts";
 import { imageCommand } from "./image.ts";
 import { keysCommand } from "./keys.ts";
 import { kmsCommand } from "./kms.ts";
+import { dataCommand } from "./data.ts";
+import { remoteCommand } from "./remote.ts";
 
 export const VERSION: string = denoJson.version;
 
@@ -43,5 +45,7 @@ export function buildProgram(): Command {
   program.addCommand(imageCommand());
   program.addCommand(keysCommand());
   program.addCommand(kmsCommand());
+  program.addCommand(dataCommand());
+  program.addCommand(remoteCommand());
   return program;
 }

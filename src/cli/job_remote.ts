@@ -1,0 +1,198 @@
+/** `sealbatch job submit|status|wait|cancel|fetch`: one job on a remote site. */
+import { Command } from "@commander-js/extra-typings";
+import { q, SealbatchError } from "../util/errors.ts";
+import { parseDuration } from "../util/duration.ts";
+import { RemoteSite } from "../remote/connection.ts";
+import { joinRemote, remoteName, remotePath, sh } from "../remote/quote.ts";
+import { Transfers } from "../remote/transfer.ts";
+import { sshShell } from "../slurm/shell.ts";
+import { cancel, jobFiles, jobId, jobState, waitForJob } from "../slurm/slurm.ts";
+import { submitJob } from "../slurm/submit_job.ts";
+import { note, progress, result } from "./output.ts";
+import { resolveSite, type SiteFlags, withSiteOptions } from "./remote.ts";
+
+export function jobSubmitCommand() {
+  return withSiteOptions(
+    new Command("submit")
+      .description(
+        "upload a sealed job directory (run.sh, run.sh.sig and the job's files, each verified by\n" +
+          "size and SHA-256 on the remote side) and submit run.sh with sbatch --exclusive",
+      )
+      .argument("<dir>", "job directory from 'sealbatch job seal --out DIR'")
+      .option("--name <name>", "remote job directory name (default: DIR's name)")
+      .option(
+        "--image-key <file>",
+        "the image's private key: check it opens each *.sif before upload",
+      )
+      .addHelpText(
+        "after",
+        "\nExamples:\n  sealbatch job submit ./job1 --site mysite\n" +
+          "  sealbatch job submit ./job1 --host login.hpc.example.org --identity ~/.ssh/id_ed25519 \\\n" +
+          "    --remote-dir /scratch/alice/sealbatch --partition secure",
+      ),
+  ).action(async (dir, opts) => {
+    const { site: settings, slurm } = await resolveSite(opts as SiteFlags);
+    await using site = await RemoteSite.connect(settings);
+    const bar = progress("uploading");
+    const out = await submitJob(site, slurm, {
+      dir,
+      ...(opts.name ? { name: opts.name } : {}),
+      ...(opts.imageKey ? { imageKey: opts.imageKey } : {}),
+      onProgress: (p) => bar.update(p.done, p.total),
+    });
+    bar.done();
+    result(out.jobId, out);
+  });
+}
+
+export function jobStatusCommand() {
+  return withSiteOptions(
+    new Command("status")
+      .description("print a job's Slurm state (squeue, then sacct)")
+      .argument("<id>", "Slurm job id")
+      .addHelpText("after", "\nExamples:\n  sealbatch job status 1234 --site mysite"),
+  ).action(async (id, opts) => {
+    jobId(id);
+    const { site: settings, slurm } = await resolveSite(opts as SiteFlags);
+    await using site = await RemoteSite.connect(settings);
+    const s = await jobState(sshShell(site.login), slurm, id);
+    if (!s) throw new SealbatchError("job", `job ${id} is unknown to squeue and sacct`);
+    result(`${id} ${s.state}${s.reason ? ` (${s.reason})` : ""}`, s);
+  });
+}
+
+export function jobWaitCommand() {
+  return withSiteOptions(
+    new Command("wait")
+      .description(
+        "wait until a job ends (any terminal state); exits 0 only for COMPLETED, else with the\n" +
+          "job exit code and its outcome (failed, cancelled, timeout, node_fail, out_of_memory, ...)",
+      )
+      .argument("<id>", "Slurm job id")
+      .option("--timeout <duration>", "give up after this long (e.g. 2h)")
+      .option("--interval <duration>", "longest pause between polls", "30s")
+      .addHelpText(
+        "after",
+        "\nExamples:\n  sealbatch job wait 1234 --site mysite\n  sealbatch job wait 1234 --site mysite --timeout 6h",
+      ),
+  ).action(async (id, opts) => {
+    jobId(id);
+    const { site: settings, slurm } = await resolveSite(opts as SiteFlags);
+    const timeoutMs = opts.timeout ? parseDuration(opts.timeout, "--timeout") : undefined;
+    const maxIntervalMs = parseDuration(opts.interval, "--interval");
+    await using site = await RemoteSite.connect(settings);
+    const r = await waitForJob(sshShell(site.login), slurm, id, {
+      maxIntervalMs,
+      ...(timeoutMs ? { timeoutMs } : {}),
+      onState: (s) => note(`job ${id}: ${s.state}${s.reason ? ` (${s.reason})` : ""}`),
+    });
+    result(`${id} ${r.state}`, r);
+    if (r.outcome !== "completed") {
+      throw new SealbatchError(
+        "job",
+        `job ${id} ended ${r.state} (${r.outcome})${r.exitCode ? `, exit code ${r.exitCode}` : ""}`,
+        {
+          hint: `see its output: sealbatch job fetch ${id} --out DIR`,
+        },
+      );
+    }
+  });
+}
+
+export function jobCancelCommand() {
+  return withSiteOptions(
+    new Command("cancel")
+      .description("cancel a job (scancel)")
+      .argument("<id>", "Slurm job id")
+      .addHelpText("after", "\nExamples:\n  sealbatch job cancel 1234 --site mysite"),
+  ).action(async (id, opts) => {
+    jobId(id);
+    const { site: settings, slurm } = await resolveSite(opts as SiteFlags);
+    await using site = await RemoteSite.connect(settings);
+    await cancel(sshShell(site.login), slurm, id);
+    result(`cancelled ${id}`, { id, cancelled: true });
+  });
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function jobFetchCommand() {
+  return withSiteOptions(
+    new Command("fetch")
+      .description(
+        "download a job's Slurm output file and the files under its output/ directory (verified\n" +
+          "by size and SHA-256; an interrupted download continues where it stopped)",
+      )
+      .argument("<id>", "Slurm job id")
+      .requiredOption("--out <dir>", "local directory for the files")
+      .option(
+        "--file <name>",
+        "also fetch this file of the job directory (repeat)",
+        collect,
+        [] as string[],
+      )
+      .addHelpText(
+        "after",
+        "\nExamples:\n  sealbatch job fetch 1234 --out ./results --site mysite\n  sealbatch job fetch 1234 --out ./results --file output.luks --site mysite",
+      ),
+  ).action(async (id, opts) => {
+    jobId(id);
+    const extra = opts.file.map((f) => {
+      f.split("/").forEach((p) => remoteName(p));
+      return f;
+    });
+    const { site: settings, slurm } = await resolveSite(opts as SiteFlags);
+    await using site = await RemoteSite.connect(settings);
+    const shell = sshShell(site.login);
+    let workDir: string;
+    let stdout: string;
+    try {
+      const files = await jobFiles(shell, slurm, id);
+      workDir = files.workDir;
+      stdout = files.stdout;
+    } catch {
+      // Purged from slurmctld: find the job directory by its output file name.
+      const base = joinRemote(remotePath(settings.remoteDir), "jobs");
+      const r = await site.login.exec(
+        `ls -1d -- ${sh(base)}/*/slurm-${id}.out 2>/dev/null | head -n 1`,
+      );
+      stdout = r.stdout.trim();
+      if (!stdout) {
+        throw new SealbatchError(
+          "job",
+          `cannot find job ${id}: Slurm no longer knows it and no ${
+            q(`slurm-${id}.out`)
+          } is under ${q(base)}`,
+        );
+      }
+      workDir = stdout.slice(0, stdout.lastIndexOf("/"));
+    }
+    const outDir = joinRemote(remotePath(workDir), "output");
+    const listing = await site.transfer.exec(
+      `[ -d ${sh(outDir)} ] && cd -- ${sh(outDir)} && find . -type f -printf '%P\\n'`,
+    );
+    const outputs = listing.code === 0
+      ? listing.stdout.split("\n").filter((l) => l !== "").map((l) => `output/${l}`)
+      : [];
+    const wanted = [...outputs, ...extra];
+    await using transfers = await Transfers.open(site);
+    const fetched = [];
+    const bar = progress("downloading");
+    const onProgress = (p: { done: number; total: number }) => bar.update(p.done, p.total);
+    fetched.push(
+      await transfers.download(
+        remotePath(stdout),
+        `${opts.out}/${stdout.slice(stdout.lastIndexOf("/") + 1)}`,
+        { onProgress },
+      ),
+    );
+    for (const rel of wanted) {
+      rel.split("/").forEach((p) => remoteName(p));
+      fetched.push(
+        await transfers.download(joinRemote(workDir, rel), `${opts.out}/${rel}`, { onProgress }),
+      );
+    }
+    bar.done();
+    result(fetched.map((f) => f.path).join("\n"), { id, files: fetched });
+  });
+}
