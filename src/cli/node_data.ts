@@ -11,8 +11,13 @@ import { result } from "./output.ts";
 
 const CONFIG_HELP = "node config (default $SEALBATCH_NODE_CONFIG or /etc/sealbatch/node.yaml)";
 
+/**
+ * Inside a job, decrypt-and-execute hands the script a private directory
+ * ($SEALBATCH_WORK_DIR) on the node's work storage; the job user cannot create
+ * directories beside it in the root-owned work_dir, so that one is used.
+ */
 async function workBase(config: string | undefined): Promise<{ workBase?: string }> {
-  const dir = (await loadNodeConfig(config)).workDir;
+  const dir = Deno.env.get("SEALBATCH_WORK_DIR") || (await loadNodeConfig(config)).workDir;
   return dir === undefined ? {} : { workBase: dir };
 }
 
@@ -61,7 +66,8 @@ function closeCommand() {
     .option("--key-file <file>", "key for the results container (default: the key used at open)")
     .option(
       "--seal-to <file>",
-      "results container (rootless; default NAME.results.img next to NAME.img)",
+      "results container (rootless: sealed there, default NAME.results.img next to NAME.img; " +
+        "privileged: the closed container is renamed to it)",
     )
     .option("--discard", "rootless: wipe the data without sealing results")
     .option("--config <file>", CONFIG_HELP)
@@ -73,7 +79,8 @@ Examples:
   sealbatch node data close --mount-point "$TMPDIR/data" --seal-to out/results.img
   sealbatch node data close --mount-point "$TMPDIR/data" --discard
 
-privileged: unmount and close the mapping; the results are in the container.
+privileged: unmount and close the mapping; the results are in the container
+(renamed to --seal-to when given).
 rootless: seal the directory's final state into a new LUKS2 container with the
 same key (the client opens it with 'sealbatch data open'), then wipe it.`,
     )

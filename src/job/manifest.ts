@@ -3,6 +3,8 @@
  * JSON, so a node that knows nothing of it still runs the script:
  *
  *   # sealbatch-manifest: {"v":1,"job":"ID","nonce":"HEX","not_after":"RFC3339","user":"NAME","inputs":{...}}
+ *
+ * An optional "results" names the file the node hashes into its signed receipt.
  */
 import { inputError, q } from "../util/errors.ts";
 import { NAME_RE } from "../util/user.ts";
@@ -18,11 +20,13 @@ export interface Manifest {
   user: string;
   /** Paths relative to the directory of run.sh on the node -> SHA-256 hex. */
   inputs: Record<string, string>;
+  /** The results container the node hashes into its receipt (relative, like inputs). */
+  results?: string;
 }
 
 const NONCE_RE = /^[0-9a-f]{32,128}$/;
 const SHA256_RE = /^[0-9a-f]{64}$/;
-const KEYS = ["v", "job", "nonce", "not_after", "user", "inputs"];
+const KEYS = ["v", "job", "nonce", "not_after", "user", "inputs", "results"];
 
 /** A relative path that stays below the job directory. */
 export function checkInputPath(path: string): string {
@@ -94,6 +98,10 @@ export function validateManifest(value: unknown): Manifest {
     if (typeof hash !== "string" || !SHA256_RE.test(hash)) {
       throw bad(`input ${q(path)} has no SHA-256`);
     }
+  }
+  if (m.results !== undefined) {
+    if (typeof m.results !== "string") throw bad("results is not a path");
+    checkInputPath(m.results);
   }
   return m as unknown as Manifest;
 }

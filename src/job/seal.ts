@@ -40,6 +40,8 @@ export interface SealJobInput {
    */
   inputs?: string[];
   jobId?: string;
+  /** Results container (relative to run.sh's directory) the node hashes into its receipt. */
+  results?: string;
   now?: Date;
 }
 
@@ -105,6 +107,7 @@ export async function sealJob(input: SealJobInput): Promise<SealJobOutput> {
     if (names.has(name)) throw inputError(`input ${q(name)} is given twice`);
     names.set(name, file);
   }
+  if (input.results !== undefined) checkInputPath(input.results);
   const nodeKey = await readPublicKeyFile(input.nodeKey, "node key");
   const inputs: Record<string, string> = {};
   for (const [name, file] of names) inputs[name] = await sha256File(file);
@@ -118,6 +121,7 @@ export async function sealJob(input: SealJobInput): Promise<SealJobOutput> {
     not_after: new Date(now.getTime() + expiresMs).toISOString().replace(/\.\d{3}Z$/, "Z"),
     user: input.user,
     inputs,
+    ...(input.results !== undefined ? { results: input.results } : {}),
   };
   const payload = new TextEncoder().encode(buildPayload(command, manifest));
   const message = await encryptTo(payload, nodeKey, `node key ${q(input.nodeKey)}`);

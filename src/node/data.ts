@@ -33,7 +33,10 @@ export interface NodeCloseOptions {
   mountPoint: string;
   /** Key for the results container (default: the key given at open). */
   keyPath?: string;
-  /** Results container (rootless; default NAME.results.img next to the input). */
+  /**
+   * Results container. Rootless: sealed there (default NAME.results.img next
+   * to the input). Privileged: the closed container is renamed to it.
+   */
   sealTo?: string;
   /** Rootless: wipe the data without sealing it. */
   discard: boolean;
@@ -170,6 +173,21 @@ async function rootlessState(mountPoint: string): Promise<{ dir: string; state: 
   return { dir, state };
 }
 
+/** The container file behind an active mapping (cryptsetup status: "loop: FILE"). */
+async function mappedImage(jobs: Jobs, name: string, sealTo: string): Promise<string> {
+  const res = await jobs.run("cryptsetup", ["status", name], {
+    what: "cannot inspect the mapping",
+  });
+  const image = /^\s*loop:\s+(\/.*\S)\s*$/m.exec(res.text)?.[1];
+  if (image === undefined) {
+    throw inputError(`cannot rename the container to ${q(sealTo)}: it is not backed by a file`);
+  }
+  if (await exists(sealTo)) {
+    throw inputError(`cannot rename the container to ${q(sealTo)}: it exists`);
+  }
+  return image;
+}
+
 export async function nodeDataClose(o: NodeCloseOptions): Promise<NodeCloseResult> {
   const mountPoint = absolute(o.mountPoint);
   let info: Deno.FileInfo;
@@ -186,9 +204,16 @@ export async function nodeDataClose(o: NodeCloseOptions): Promise<NodeCloseResul
     if (!(await mappingActive(jobs, name))) {
       throw inputError(`cannot close ${q(mountPoint)}: nothing sealbatch opened is there`);
     }
+    const image = o.sealTo === undefined ? undefined : await mappedImage(jobs, name, o.sealTo);
     await jobs.run("umount", [mountPoint], { what: `cannot unmount ${q(mountPoint)}` });
     await closeMapping(jobs, name);
-    return { mode: "privileged", results: undefined };
+    if (image === undefined || o.sealTo === undefined) {
+      return { mode: "privileged", results: undefined };
+    }
+    // The container holds the results; under the results name the job's
+    // output looks the same to the client in both modes.
+    await Deno.rename(image, o.sealTo);
+    return { mode: "privileged", results: o.sealTo };
   }
 
   const { dir, state } = await rootlessState(mountPoint);

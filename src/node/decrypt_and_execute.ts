@@ -7,7 +7,9 @@
  *  4. decrypt with the node key; check the manifest (account, expiry, inputs,
  *     nonce);
  *  5. run the script with bash as the job user from a 0700 private directory,
- *     which is wiped afterwards (also on SIGTERM, i.e. scancel).
+ *     which is wiped afterwards (also on SIGTERM, i.e. scancel);
+ *  6. when the manifest names a results file: write receipt.json and its
+ *     signature by the node key (see src/job/receipt.ts).
  * Every refusal happens before the step after it; nothing runs on a refusal.
  */
 import { q, reason, refusal, SealbatchError, usageError } from "../util/errors.ts";
@@ -21,14 +23,16 @@ import { ARMOR_LIMITS } from "../pgp/armor.ts";
 import { verifyDetached } from "../pgp/verify.ts";
 import { decryptMessage } from "../pgp/decrypt.ts";
 import { normalizeArmor, unwrapRunScript } from "../job/envelope.ts";
+import { readManifest } from "../job/manifest.ts";
 import type { Manifest } from "../job/manifest.ts";
 import { loadNodeConfig } from "./config.ts";
 import type { NodeConfig } from "./config.ts";
 import { lookupAccount } from "./account.ts";
 import type { Account } from "./account.ts";
-import { currentSlurmJob } from "./slurm_job.ts";
+import { currentSlurmJob, slurmBatchScript } from "./slurm_job.ts";
 import { checkManifest } from "./check_manifest.ts";
 import { executeScript } from "./execute.ts";
+import { requireSigningKey, writeReceipt } from "./write_receipt.ts";
 
 export interface DecryptAndExecuteInput {
   /** --config; the flags below override single settings. */
@@ -183,7 +187,14 @@ export async function decryptAndExecute(
   const user = job.account.name;
 
   // 2. Signature by the job user's registered key, over the exact bytes.
-  const scriptBytes = await readJobFile(job.script, ARMOR_LIMITS.message + 4096, "batch script");
+  // Inside Slurm the bytes checked are the ones Slurm stored and bash runs,
+  // not the shared file, which could differ by now.
+  const scriptLimit = ARMOR_LIMITS.message + 4096;
+  const scriptBytes = job.slurmJob === undefined
+    ? await readJobFile(job.script, scriptLimit, "batch script")
+    : await slurmBatchScript(job.slurmJob, scriptLimit).catch((err) => {
+      throw asRefusal(err);
+    });
   const sigBytes = await readJobFile(job.signature, ARMOR_LIMITS.signature, "signature");
   const signerFile = `${config.signersDir}/${user}.asc`;
   if (!(await exists(signerFile))) {
@@ -227,8 +238,11 @@ export async function decryptAndExecute(
   let dir: PrivateDir | undefined;
   try {
     dir = await makePrivateDir("sealbatch-job", config.workDir ? { base: config.workDir } : {});
+    const text = new TextDecoder().decode(payload);
+    // A receipt needs a node key that signs; checked before the nonce is claimed, too.
+    if (peekManifest(text)?.results !== undefined) await requireSigningKey(nodeKey);
     const manifest = await checkManifest({
-      payload: new TextDecoder().decode(payload),
+      payload: text,
       user,
       jobDir,
       stateDir: config.stateDir,
@@ -241,19 +255,52 @@ export async function decryptAndExecute(
         : `job without manifest accepted (accept_unmanifested), signed by ${verified.fingerprint.toUpperCase()}, running as ${user}`,
     );
 
-    // 5. Run.
+    // 5. Run, then sign what the job left (also when it failed).
+    const startedAt = new Date();
     const exitCode = await executeScript({
       payload,
       account: job.account,
       cwd: jobDir,
       dir,
-      env: scriptEnv(config, manifest, job.slurmJob),
+      env: scriptEnv(config, manifest, job.slurmJob, configPath(input)),
     });
-    return { exitCode, user, manifest, signer: verified.fingerprint.toUpperCase() };
+    const signer = verified.fingerprint.toUpperCase();
+    const results = manifest?.results;
+    if (manifest !== undefined && results !== undefined) {
+      await writeReceipt({
+        jobDir,
+        manifest: { ...manifest, results },
+        account: job.account,
+        slurmJob: job.slurmJob,
+        signer,
+        nodeKey,
+        startedAt,
+        endedAt: new Date(),
+        exitCode,
+      });
+      notify(`receipt written (exit status ${exitCode})`);
+    }
+    return { exitCode, user, manifest, signer };
   } finally {
     payload.fill(0);
     await dir?.remove();
   }
+}
+
+/** The manifest if it parses; checkManifest reports any problem with it. */
+function peekManifest(payload: string): Manifest | undefined {
+  try {
+    return readManifest(payload);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The node config file in use, absolute (the script runs elsewhere), unless it is the default. */
+function configPath(input: DecryptAndExecuteInput): string | undefined {
+  const path = input.configFile ?? env("SEALBATCH_NODE_CONFIG");
+  if (path === undefined) return undefined;
+  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
 }
 
 /** Variables the command script may use; no secrets. */
@@ -261,8 +308,11 @@ function scriptEnv(
   config: NodeConfig,
   manifest: Manifest | undefined,
   slurmJob: string | undefined,
+  configFile: string | undefined,
 ): Record<string, string> {
   const out: Record<string, string> = {};
+  // The script's own `sealbatch node ...` calls use the same node config.
+  if (configFile !== undefined) out.SEALBATCH_NODE_CONFIG = configFile;
   if (manifest) out.SEALBATCH_JOB_ID = manifest.job;
   if (slurmJob) out.SLURM_JOB_ID = slurmJob;
   for (const name of ["SLURM_JOB_NAME", "SLURM_SUBMIT_DIR", "SLURM_JOB_USER"]) {

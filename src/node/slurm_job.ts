@@ -32,3 +32,19 @@ export async function currentSlurmJob(id: string): Promise<SlurmJob> {
   });
   return parseScontrolJob(id, out.text.trim());
 }
+
+/**
+ * The batch script exactly as Slurm stored it at submission: what bash runs.
+ * The copy on shared storage may have been swapped by someone who controls
+ * that storage after sbatch read it, so signatures are checked against this.
+ */
+export async function slurmBatchScript(id: string, max: number): Promise<Uint8Array> {
+  const out = await exec("scontrol", ["write", "batch_script", id, "-"], {
+    what: `reading the batch script of Slurm job ${q(id)}`,
+    requireOutput: true,
+  });
+  if (out.stdout.length > max) {
+    throw refusal(`the batch script of Slurm job ${q(id)} is larger than ${max} bytes`);
+  }
+  return out.stdout;
+}

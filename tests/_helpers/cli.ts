@@ -4,6 +4,9 @@
  */
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
+/** An empty node config, so that the machine's /etc/sealbatch/node.yaml never leaks in. */
+export const HERMETIC_NODE_CONFIG = `${ROOT}/tests/_helpers/node.yaml`;
+
 export interface CliResult {
   code: number;
   stdout: string;
@@ -30,7 +33,7 @@ export async function runCli(args: string[], opts: CliOptions = {}): Promise<Cli
       ...args,
     ],
     cwd: opts.cwd ?? ROOT,
-    env: { NO_COLOR: "1", ...(opts.env ?? {}) },
+    env: { NO_COLOR: "1", SEALBATCH_NODE_CONFIG: HERMETIC_NODE_CONFIG, ...(opts.env ?? {}) },
     clearEnv: opts.clearEnv ?? false,
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",

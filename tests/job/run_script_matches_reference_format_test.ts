@@ -66,4 +66,10 @@ Deno.test("the payload stays a bash script with the manifest on line 2", () => {
       }\n`,
     )
   );
+  // Optional results: a relative path like the inputs; manifests without it stay valid.
+  const withResults = { ...m, results: "output.results.img" };
+  assert.deepEqual(readManifest(buildPayload("echo hi\n", withResults)), withResults);
+  for (const results of ["/etc/passwd", "../out.img", 7]) {
+    assert.throws(() => readManifest(buildPayload("echo\n", { ...m, results } as Manifest)));
+  }
 });

@@ -1,0 +1,150 @@
+/**
+ * The command script for a node that runs sealbatch (the sealbatch flavour).
+ * It becomes the payload of run.sh (sealJob adds the manifest line) and runs
+ * as the job user, from the job directory, with $SEALBATCH_WORK_DIR a 0700
+ * private directory on node-local memory:
+ *
+ *   credentials (quoted here-doc) -> 0600 file -> node fetch-keys -> keys
+ *   node data open input.img / output.img (mount points in the work dir)
+ *   the command, stdout/stderr/status into job.stdout/job.stderr/job.status
+ *     inside the output container
+ *   node data close output (-> output.results.img), input (--discard)
+ *   node wipe-keys; exit with the command's status
+ *
+ * Only fixed progress lines ("sealbatch: ...") reach the Slurm log: it lies on
+ * the shared file system. Every value the script carries is single-quoted;
+ * the credentials sit in a here-doc with a quoted delimiter (no expansion).
+ */
+import { inputError } from "../util/errors.ts";
+import { sh } from "../remote/quote.ts";
+import type { Credentials } from "../kms/credentials.ts";
+
+export interface RenderInput {
+  /** argv words that run sealbatch on the node, e.g. ["sealbatch"]. */
+  nodeCommand: string[];
+  /** Embedded in the script in a quoted here-doc. */
+  credentials: Credentials;
+  /** The job spec's command with {input} {output} {image} placeholders. */
+  command: string;
+  /** Present when the job runs in an encrypted image. */
+  image?: { file: "image.sif"; binds?: never };
+  input: "input.img";
+  output: "output.img";
+  results: "output.results.img";
+}
+
+export const CREDENTIALS_DELIMITER = "SEALBATCH_CREDENTIALS";
+
+/** Key names in the credentials the script expects (escrowed by `sealbatch run`). */
+export const LUKS_KEY = "luks";
+export const IMAGE_KEY = "image";
+
+/** Where the command sees its data inside the image. */
+const IMAGE_INPUT = "/input";
+const IMAGE_OUTPUT = "/output";
+
+/**
+ * {input} {output} {image} become quoted expansions of exported variables, so
+ * they stay one word in every context: plain, inside double quotes, and
+ * inside a single-quoted `sh -c '...'` (the inner shell expands them).
+ */
+export function substitutePlaceholders(command: string): string {
+  return command
+    .replaceAll("{input}", '"$SEALBATCH_INPUT"')
+    .replaceAll("{output}", '"$SEALBATCH_OUTPUT"')
+    .replaceAll("{image}", '"$SEALBATCH_IMAGE"');
+}
+
+function checkInput(input: RenderInput): void {
+  if (input.nodeCommand.length === 0 || input.nodeCommand.some((w) => w === "")) {
+    throw inputError("cannot render the job script: the node command is empty");
+  }
+  if (input.command.trim() === "") throw inputError("cannot render the job script: no command");
+  if (input.command.includes("{image}") && input.image === undefined) {
+    throw inputError(
+      "cannot render the job script: the command uses {image} but there is no image",
+    );
+  }
+  const needed = input.image === undefined ? [LUKS_KEY] : [LUKS_KEY, IMAGE_KEY];
+  for (const name of needed) {
+    if (!input.credentials.keys.some((k) => k.name === name)) {
+      throw inputError(`cannot render the job script: the credentials hold no key "${name}"`);
+    }
+  }
+}
+
+export function renderSealbatchScript(input: RenderInput): string {
+  checkInput(input);
+  const creds = JSON.stringify(input.credentials);
+  // One line of JSON can never be the delimiter line; checked all the same.
+  if (creds.includes("\n") || creds === CREDENTIALS_DELIMITER) {
+    throw inputError("cannot render the job script: the credentials are not one line");
+  }
+  const command = sh(substitutePlaceholders(input.command));
+  const run = input.image === undefined
+    ? [
+      `export SEALBATCH_INPUT="$IN" SEALBATCH_OUTPUT="$OUT"`,
+      `(cd "$OUT" && exec bash -c ${command}) >"$OUT/job.stdout" 2>"$OUT/job.stderr" </dev/null`,
+    ]
+    : [
+      `export SEALBATCH_INPUT=${sh(IMAGE_INPUT)} SEALBATCH_OUTPUT=${sh(IMAGE_OUTPUT)} ` +
+      `SEALBATCH_IMAGE="$JOB_DIR"/${sh(input.image.file)}`,
+      `eval "set -- "${command}`,
+      `sb node run-image --pem-file "$KEYS"/${sh(IMAGE_KEY)} ` +
+      `--bind "$IN:${IMAGE_INPUT}:ro" --bind "$OUT:${IMAGE_OUTPUT}" ` +
+      `"$SEALBATCH_IMAGE" -- "$@" >"$OUT/job.stdout" 2>"$OUT/job.stderr" </dev/null`,
+    ];
+  const lines = [
+    "#!/bin/bash",
+    "# sealbatch job script: keys, data containers, the command, results.",
+    "set -u",
+    "umask 077",
+    `sb() { ${input.nodeCommand.map(sh).join(" ")} "$@"; }`,
+    'W=${SEALBATCH_WORK_DIR:?"sealbatch: not started by sealbatch node decrypt-and-execute"}',
+    'export TMPDIR="$W"',
+    "JOB_DIR=$PWD",
+    'IN="$W/input" OUT="$W/output" KEYS="$W/keys"',
+    "in_open=0 out_open=0",
+    "say() { printf 'sealbatch: %s\\n' \"$1\" >&2; }",
+    'fail() { say "$1"; exit 1; }',
+    "cleanup() {",
+    '  if [ "$out_open" = 1 ]; then sb node data close --mount-point "$OUT" --discard >/dev/null; fi',
+    '  if [ "$in_open" = 1 ]; then sb node data close --mount-point "$IN" --discard >/dev/null; fi',
+    '  if [ -d "$KEYS" ]; then sb node wipe-keys "$KEYS" >/dev/null && say "keys wiped"; fi',
+    '  rm -f "$W/credentials.json"',
+    "}",
+    "trap cleanup EXIT",
+    "trap 'exit 143' TERM INT HUP",
+    "",
+    `cat >"$W/credentials.json" <<'${CREDENTIALS_DELIMITER}'`,
+    creds,
+    CREDENTIALS_DELIMITER,
+    'sb node fetch-keys --credentials "$W/credentials.json" --out "$KEYS" >/dev/null ||',
+    '  fail "fetching the keys failed"',
+    'rm -f "$W/credentials.json"',
+    'say "keys fetched"',
+    `sb node data open ${sh(input.input)} --key-file "$KEYS"/${sh(LUKS_KEY)} ` +
+    `--mount-point "$IN" >/dev/null || fail "opening the input failed"`,
+    "in_open=1",
+    `sb node data open ${sh(input.output)} --key-file "$KEYS"/${sh(LUKS_KEY)} ` +
+    `--mount-point "$OUT" >/dev/null || fail "opening the output failed"`,
+    "out_open=1",
+    'say "data opened"',
+    "",
+    'say "job started"',
+    ...run,
+    "status=$?",
+    'printf \'%s\\n\' "$status" >"$OUT/job.status"',
+    'say "job ended with status $status"',
+    "",
+    `sb node data close --mount-point "$OUT" --seal-to "$JOB_DIR"/${sh(input.results)} ` +
+    `>/dev/null || fail "sealing the results failed"`,
+    "out_open=0",
+    'say "results sealed"',
+    'sb node data close --mount-point "$IN" --discard >/dev/null || fail "closing the input failed"',
+    "in_open=0",
+    'exit "$status"',
+    "",
+  ];
+  return lines.join("\n");
+}
