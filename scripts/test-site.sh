@@ -3,9 +3,12 @@
 #   - sshd on 127.0.0.1 (a free port) for the unprivileged user $SITE_USER with a fresh ed25519 key;
 #   - munge + slurmctld + slurmd: a one-node cluster with a default `compute` partition and a
 #     hidden `secure` partition;
-#   - the node side of sealbatch installed the way a site admin would (see docs/remote.md):
-#     /usr/bin/decrypt_and_execute -> sudo -> /usr/local/sbin/sealbatch-node, a node key readable
-#     by root only, a signers directory with the test user's public key, /etc/sealbatch/node.yaml.
+#   - the node side of sealbatch installed the way a site admin would (see docs/remote.md): the
+#     bundle (dist/sealbatch.js, rebuilt when the sources change) and a Deno in
+#     /usr/local/lib/sealbatch, /usr/local/bin/sealbatch for job users, /usr/bin/decrypt_and_execute
+#     -> sudo -> /usr/local/sbin/sealbatch-node (the same installed copy), a node key readable by
+#     root only, a signers directory with the test user's public key, /etc/sealbatch/node.yaml
+#     with a tmpfs work directory (/run/sealbatch).
 # State, keys and logs live under one directory ($SEALBATCH_SITE_DIR, default <checkout>/.site).
 #
 # Usage: scripts/test-site.sh up|down|env|status
@@ -20,12 +23,22 @@ SITE=${SEALBATCH_SITE_DIR:-$ROOT/.site}
 SITE_USER=${SEALBATCH_SITE_USER:-sbtest}
 DENO=${DENO:-$ROOT/node_modules/.bin/deno}
 NODE_NAME=$(hostname -s)
+LIB=/usr/local/lib/sealbatch
+WORK_DIR=/run/sealbatch
 
 die() {
   echo "test-site: $*" >&2
   exit 1
 }
 say() { echo "test-site: $*" >&2; }
+
+# Replace FILE with stdin only when it differs, through a rename: readers (sbatch, the node, tests
+# loading the profile) never see a half-written file while another `up` runs.
+put() { # file [mode]
+  cat >"$1.new"
+  chmod "${2:-0644}" "$1.new"
+  if cmp -s "$1.new" "$1"; then rm -f "$1.new"; else mv -f "$1.new" "$1"; fi
+}
 
 # pid file -> running?
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -96,7 +109,7 @@ start_sshd() {
     ssh-keygen -q -t ed25519 -N "" -C "sealbatch-test-site" -f "$SITE/sshd/ssh_host_ed25519_key"
   local port
   port=$(pick_port "$SITE/sshd/port" 22220)
-  cat >"$SITE/sshd/sshd_config" <<EOF
+  put "$SITE/sshd/sshd_config" <<EOF
 # sshd of the sealbatch test site (scripts/test-site.sh)
 ListenAddress 127.0.0.1
 Port $port
@@ -148,7 +161,7 @@ write_slurm_conf() {
   slurmd_port=$(pick_port "$SITE/slurm/slurmd_port" $((ctld_port + 1)))
   cpus=$(nproc)
   mem=$(($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 2))
-  cat >"$SITE/slurm/slurm.conf" <<EOF
+  put "$SITE/slurm/slurm.conf" <<EOF
 # slurm.conf of the sealbatch test site (scripts/test-site.sh)
 ClusterName=sealbatch
 SlurmctldHost=$NODE_NAME(127.0.0.1)
@@ -241,25 +254,84 @@ make_key() { # kind name dir
   fi
 }
 
+# Hash of everything the bundle is built from (and the Deno that runs it): unchanged -> no rebuild.
+source_hash() {
+  (
+    cd "$ROOT"
+    find main.ts deno.json deno.lock src scripts/build.ts scripts/permissions.ts -type f -print0 |
+      LC_ALL=C sort -z | xargs -0 sha256sum
+    "$DENO" --version | head -n 1
+  ) | sha256sum | cut -d' ' -f1
+}
+
+# The wrapper every user runs: the installed Deno runs the bundle with the shipped permission flags,
+# no config file, no lock file, nothing from the caller's working directory.
+write_wrapper() { # path flags
+  cat >"$1.new" <<EOF
+#!/bin/sh
+# sealbatch (installed by scripts/test-site.sh as described in docs/remote.md): one bundle run by
+# its own Deno with the shipped permission flags.
+exec $LIB/deno run -q --no-config --no-lock --node-modules-dir=none $2 $LIB/sealbatch.js "\$@"
+EOF
+  chmod 0755 "$1.new"
+  chown root:root "$1.new"
+  mv -f "$1.new" "$1"
+}
+
+# sealbatch installed the way an admin installs the single file: the bundle and a Deno under
+# $LIB (root-owned), `sealbatch` on every user's PATH for the job script's node commands, and
+# /usr/local/sbin/sealbatch-node (what the sudo rule names) running the same installed copy.
+install_sealbatch() {
+  local hash flags real
+  hash=$(source_hash)
+  if [ -x "$LIB/deno" ] && [ -s "$LIB/sealbatch.js" ] && [ -x /usr/local/bin/sealbatch ] &&
+    [ -x /usr/local/sbin/sealbatch-node ] && [ "$(cat "$LIB/source.sha256" 2>/dev/null)" = "$hash" ]; then
+    return
+  fi
+  say "building and installing the sealbatch bundle into $LIB"
+  if ! (cd "$ROOT" && "$DENO" run -q -P=build scripts/build.ts bundle) >"$SITE/log/bundle.log" 2>&1; then
+    # A half-edited checkout must not take the whole site down: keep a working installed copy.
+    [ -s "$LIB/sealbatch.js" ] || die "cannot build the bundle: $(tail -n 3 "$SITE/log/bundle.log")"
+    say "warning: the bundle does not build (see $SITE/log/bundle.log); keeping the installed copy"
+    return
+  fi
+  flags=$(cd "$ROOT" && "$DENO" run -q scripts/permissions.ts | tr '\n' ' ')
+  install -d -m 0755 -o root -g root "$LIB"
+  real=$(readlink -f "$DENO")
+  if ! cmp -s "$real" "$LIB/deno"; then
+    install -m 0755 -o root -g root "$real" "$LIB/deno.new"
+    mv -f "$LIB/deno.new" "$LIB/deno"
+  fi
+  install -m 0644 -o root -g root "$ROOT/dist/sealbatch.js" "$LIB/sealbatch.js.new"
+  mv -f "$LIB/sealbatch.js.new" "$LIB/sealbatch.js"
+  write_wrapper /usr/local/bin/sealbatch "${flags% }"
+  write_wrapper /usr/local/sbin/sealbatch-node "${flags% }"
+  # A job user must be able to run it (the job script calls `sealbatch node ...`).
+  (cd / && setpriv --reuid "$SITE_USER" --regid "$SITE_USER" --init-groups \
+    env HOME="$(getent passwd "$SITE_USER" | cut -d: -f6)" /usr/local/bin/sealbatch --version) >/dev/null ||
+    die "the installed sealbatch does not run as $SITE_USER (try: /usr/local/bin/sealbatch --version)"
+  echo "$hash" >"$LIB/source.sha256"
+}
+
+# Node-local memory for per-job work directories and fetched keys (node fetch-keys refuses
+# anything but tmpfs/ramfs); /run is not a tmpfs on every machine.
+mount_work_dir() {
+  install -d -m 0711 "$WORK_DIR"
+  if [ "$(stat -f -c %T "$WORK_DIR")" != tmpfs ]; then
+    mount -t tmpfs -o mode=0711,size=256m,nosuid,nodev sealbatch-work "$WORK_DIR"
+  fi
+}
+
 install_node_side() {
   install -d -m 0700 "$SITE/node" "$SITE/node/state"
   install -d -m 0755 "$SITE/node/signers"
   make_key node node "$SITE/node"
   chmod 0600 "$SITE/node/node.sec.asc"
-  cp "$SITE/node/node.pub.asc" "$SITE/client/node.pub.asc"
+  put "$SITE/client/node.pub.asc" <"$SITE/node/node.pub.asc"
   make_key user "$SITE_USER" "$SITE/client"
-  install -m 0644 "$SITE/client/$SITE_USER.pub.asc" "$SITE/node/signers/$SITE_USER.asc"
+  put "$SITE/node/signers/$SITE_USER.asc" <"$SITE/client/$SITE_USER.pub.asc"
 
-  local deno_dir
-  deno_dir=$(NO_COLOR=1 "$DENO" info 2>/dev/null | sed -E 's/\x1b\[[0-9;]*m//g' | sed -nE 's/^DENO_DIR location: //p')
-  cat >/usr/local/sbin/sealbatch-node.new <<EOF
-#!/bin/sh
-# sealbatch node command of the sealbatch test site: the checkout, run with its fixed permission set.
-export DENO_DIR='$deno_dir'
-exec '$DENO' run -q -P=sealbatch --config '$ROOT/deno.json' '$ROOT/main.ts' "\$@"
-EOF
-  chmod 0755 /usr/local/sbin/sealbatch-node.new
-  mv /usr/local/sbin/sealbatch-node.new /usr/local/sbin/sealbatch-node
+  install_sealbatch
   printf '#!/bin/sh\nexec sudo -n /usr/local/sbin/sealbatch-node node decrypt-and-execute "$@"\n' \
     >/usr/bin/decrypt_and_execute.new
   chmod 0755 /usr/bin/decrypt_and_execute.new
@@ -273,19 +345,24 @@ EOF
   visudo -cq -f /etc/sudoers.d/sealbatch.new || die "sudoers rule does not parse"
   mv /etc/sudoers.d/sealbatch.new /etc/sudoers.d/sealbatch
   mkdir -p /etc/sealbatch
-  cat >/etc/sealbatch/node.yaml <<EOF
+  {
+    cat <<EOF
 # node config of the sealbatch test site (scripts/test-site.sh)
 node_key: $SITE/node/node.sec.asc
 signers_dir: $SITE/node/signers
 state_dir: $SITE/node/state
+work_dir: $WORK_DIR
 EOF
+    # Optional: the Vault address the node uses instead of the one in each job's credentials.
+    if [ -n "${SEALBATCH_SITE_VAULT_ADDR:-}" ]; then echo "vault_addr: $SEALBATCH_SITE_VAULT_ADDR"; fi
+  } | put /etc/sealbatch/node.yaml
 }
 
 write_profile() {
   local port home
   port=$(cat "$SITE/sshd/port")
   home=$(getent passwd "$SITE_USER" | cut -d: -f6)
-  cat >"$SITE/client/site.yaml" <<EOF
+  put "$SITE/client/site.yaml" <<EOF
 # Site profile of the local sealbatch test site (scripts/test-site.sh)
 name: testsite
 ssh:
@@ -354,6 +431,7 @@ up)
   start_sshd
   start_munge
   start_slurm
+  mount_work_dir
   install_node_side
   write_profile
   print_env
@@ -364,6 +442,7 @@ down)
   stop_pidfile slurmctld "$SITE/run/slurmctld.pid"
   stop_pidfile munged "$SITE/munge-run/munged.pid"
   stop_pidfile sshd "$SITE/run/sshd.pid"
+  if mountpoint -q "$WORK_DIR"; then umount "$WORK_DIR" && say "unmounted $WORK_DIR"; fi
   ;;
 env) print_env ;;
 status)

@@ -9,6 +9,13 @@ export PATH="$(dirname "$deno"):$PATH"
 "$deno" fmt --check
 "$deno" lint
 "$deno" task -q check
+# The local test site (sshd, munge, Slurm, the node side of sealbatch) for the remote, Slurm and
+# end-to-end tests: brought up once here, so that a site that cannot start fails as itself.
+if [ "$(id -u)" = 0 ]; then
+  bash scripts/test-site.sh up >/dev/null
+else
+  echo "test.sh: not root: the tests that need the local test site are skipped" >&2
+fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -6,7 +6,7 @@ import { RemoteSite } from "../remote/connection.ts";
 import { joinRemote, remoteName, remotePath, sh } from "../remote/quote.ts";
 import { Transfers } from "../remote/transfer.ts";
 import { sshShell } from "../slurm/shell.ts";
-import { cancel, jobFiles, jobId, jobState, waitForJob } from "../slurm/slurm.ts";
+import { cancel, JobEndedError, jobFiles, jobId, jobState, waitForJob } from "../slurm/slurm.ts";
 import { submitJob } from "../slurm/submit_job.ts";
 import { note, progress, result } from "./output.ts";
 import { resolveSite, type SiteFlags, withSiteOptions } from "./remote.ts";
@@ -50,7 +50,10 @@ export function jobStatusCommand() {
     new Command("status")
       .description("print a job's Slurm state (squeue, then sacct)")
       .argument("<id>", "Slurm job id")
-      .addHelpText("after", "\nExamples:\n  sealbatch job status 1234 --site mysite"),
+      .addHelpText(
+        "after",
+        "\nExamples:\n  sealbatch job status 1234 --site mysite\n  sealbatch job status 1234 --site mysite --json   # state, reason, exit code",
+      ),
   ).action(async (id, opts) => {
     jobId(id);
     const { site: settings, slurm } = await resolveSite(opts as SiteFlags);
@@ -65,15 +68,24 @@ export function jobWaitCommand() {
   return withSiteOptions(
     new Command("wait")
       .description(
-        "wait until a job ends (any terminal state); exits 0 only for COMPLETED, else with the\n" +
-          "job exit code and its outcome (failed, cancelled, timeout, node_fail, out_of_memory, ...)",
+        "wait until a job ends (any terminal state, polling with backoff); exits 0 only for\n" +
+          "COMPLETED, otherwise with a code that tells how it ended",
       )
       .argument("<id>", "Slurm job id")
       .option("--timeout <duration>", "give up after this long (e.g. 2h)")
       .option("--interval <duration>", "longest pause between polls", "30s")
       .addHelpText(
         "after",
-        "\nExamples:\n  sealbatch job wait 1234 --site mysite\n  sealbatch job wait 1234 --site mysite --timeout 6h",
+        `
+Exit status:
+  0 COMPLETED   8 FAILED   11 TIMEOUT (or DEADLINE)   12 CANCELLED
+  13 NODE_FAIL (or BOOT_FAIL)   14 OUT_OF_MEMORY   15 other end states (PREEMPTED, ...)
+  6 Slurm cannot be asked   130 interrupted or --timeout passed (the job keeps running)
+
+Examples:
+  sealbatch job wait 1234 --site mysite
+  sealbatch job wait 1234 --site mysite --timeout 6h
+  sealbatch job wait 1234 --site mysite --json   # state, outcome and exit code as JSON`,
       ),
   ).action(async (id, opts) => {
     jobId(id);
@@ -87,15 +99,7 @@ export function jobWaitCommand() {
       onState: (s) => note(`job ${id}: ${s.state}${s.reason ? ` (${s.reason})` : ""}`),
     });
     result(`${id} ${r.state}`, r);
-    if (r.outcome !== "completed") {
-      throw new SealbatchError(
-        "job",
-        `job ${id} ended ${r.state} (${r.outcome})${r.exitCode ? `, exit code ${r.exitCode}` : ""}`,
-        {
-          hint: `see its output: sealbatch job fetch ${id} --out DIR`,
-        },
-      );
-    }
+    if (r.outcome !== "completed") throw new JobEndedError(r);
   });
 }
 
@@ -133,7 +137,7 @@ export function jobFetchCommand() {
       )
       .addHelpText(
         "after",
-        "\nExamples:\n  sealbatch job fetch 1234 --out ./results --site mysite\n  sealbatch job fetch 1234 --out ./results --file output.luks --site mysite",
+        "\nExamples:\n  sealbatch job fetch 1234 --out ./results --site mysite\n  sealbatch job fetch 1234 --out ./results --file output.results.img --site mysite",
       ),
   ).action(async (id, opts) => {
     jobId(id);

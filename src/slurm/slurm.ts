@@ -4,7 +4,7 @@
  * hidden) and `sacct` as fallback, a wait that ends on every terminal state,
  * scancel, and the job's output file.
  */
-import { inputError, q, SealbatchError } from "../util/errors.ts";
+import { EXIT_CODES, inputError, q, SealbatchError } from "../util/errors.ts";
 import { remotePath, sh } from "../remote/quote.ts";
 import type { SlurmResources } from "../config/site.ts";
 import type { Shell } from "./shell.ts";
@@ -85,6 +85,38 @@ export function outcomeOf(state: TerminalState): JobOutcome {
   }
 }
 
+/**
+ * Exit status of `job wait` (and `run`) per outcome, so scripts can tell a
+ * cancelled job from one that ran out of time. FAILED keeps the general
+ * "the job failed" code 8; the others have their own.
+ */
+export const OUTCOME_EXIT_CODES: Record<JobOutcome, number> = {
+  completed: 0,
+  failed: EXIT_CODES.job,
+  timeout: 11,
+  cancelled: 12,
+  node_fail: 13,
+  out_of_memory: 14,
+  other: 15,
+};
+
+/** A job that reached a terminal state other than COMPLETED. */
+export class JobEndedError extends SealbatchError {
+  readonly result: JobResult;
+
+  constructor(result: JobResult) {
+    const code = result.exitCode ? `, exit code ${result.exitCode}` : "";
+    super("job", `job ${result.id} ended ${result.state} (${result.outcome}${code})`, {
+      hint: `see its Slurm output: sealbatch job fetch ${result.id} --out DIR`,
+    });
+    this.result = result;
+  }
+
+  override get exitCode(): number {
+    return OUTCOME_EXIT_CODES[this.result.outcome];
+  }
+}
+
 /** The argument list of sbatch for one batch script (each element quoted later). */
 export function sbatchArgs(
   settings: SlurmSettings,
@@ -146,7 +178,7 @@ function slurmError(what: string, stderr: string, code: number): SealbatchError 
     hint =
       "check the partition name in the site settings (hidden partitions exist but do not show in sinfo)";
   }
-  return new SealbatchError("job", `${what}: ${detail}`, hint ? { hint } : {});
+  return new SealbatchError("remote", `${what}: ${detail}`, hint ? { hint } : {});
 }
 
 export async function submit(
@@ -169,13 +201,28 @@ export async function submit(
 export interface JobState {
   id: string;
   state: string;
-  /** From sacct, when it answered: `code:signal`. */
+  /** `code:signal` once the job has ended (from scontrol or sacct). */
   exitCode?: string;
   reason?: string;
   source: "squeue" | "sacct";
 }
 
-/** The current state; `undefined` when neither squeue nor sacct knows the job. */
+const firstLine = (text: string) => text.split("\n").map((l) => l.trim()).find((l) => l !== "");
+
+/** `ExitCode=N:S` of a job slurmctld still holds (squeue does not print it). */
+async function exitCodeOf(
+  shell: Shell,
+  settings: SlurmSettings,
+  id: string,
+): Promise<string | undefined> {
+  const r = await shell.run(`${prog(settings, "scontrol")} show job -o ${sh(id)}`);
+  return r.code === 0 ? /(?:^| )ExitCode=(\d+:\d+)/.exec(r.stdout)?.[1] : undefined;
+}
+
+/**
+ * The current state: squeue while slurmctld holds the job (until MinJobAge
+ * after its end), then sacct. `undefined` when sacct does not (yet) know it.
+ */
 export async function jobState(
   shell: Shell,
   settings: SlurmSettings,
@@ -184,7 +231,7 @@ export async function jobState(
   jobId(id);
   const sq = await shell.run(`${prog(settings, "squeue")} -a -h -t all -j ${sh(id)} -o '%T|%r'`);
   if (sq.code === 0) {
-    const line = sq.stdout.split("\n").map((l) => l.trim()).find((l) => l !== "");
+    const line = firstLine(sq.stdout);
     if (line) {
       const [state, reason] = line.split("|");
       if (!state || !/^[A-Z_]+$/.test(state)) {
@@ -193,15 +240,35 @@ export async function jobState(
           `squeue printed an unexpected state ${q(line.slice(0, 100))}`,
         );
       }
-      return { id, state, ...(reason && reason !== "None" ? { reason } : {}), source: "squeue" };
+      const exitCode = isTerminal(state) ? await exitCodeOf(shell, settings, id) : undefined;
+      return {
+        id,
+        state,
+        ...(reason && reason !== "None" ? { reason } : {}),
+        ...(exitCode ? { exitCode } : {}),
+        source: "squeue",
+      };
     }
   } else if (!/invalid job id/i.test(sq.stderr)) {
     throw slurmError(`cannot query job ${id}`, sq.stderr, sq.code);
   }
   const sa = await shell.run(`${prog(settings, "sacct")} -X -n -P -j ${sh(id)} -o State,ExitCode`);
-  if (sa.code !== 0) return undefined; // accounting disabled or job unknown
-  const line = sa.stdout.split("\n").map((l) => l.trim()).find((l) => l !== "");
-  if (!line) return undefined;
+  if (sa.code !== 0) {
+    if (/accounting storage is disabled/i.test(sa.stderr + sa.stdout)) {
+      throw new SealbatchError(
+        "remote",
+        `cannot tell how job ${id} ended: squeue no longer knows it and sacct cannot help ` +
+          "(Slurm accounting storage is disabled on this cluster)",
+        {
+          hint:
+            "the job ended longer ago than the cluster's MinJobAge, or the id is wrong; its Slurm output file still shows what happened",
+        },
+      );
+    }
+    throw slurmError(`cannot query job ${id} with sacct`, sa.stderr, sa.code);
+  }
+  const line = firstLine(sa.stdout);
+  if (!line) return undefined; // not (yet) in the accounting database
   const [stateText, exitCode] = line.split("|");
   const state = (stateText ?? "").split(/\s+/)[0]!.replace(/\+$/, ""); // "CANCELLED by 1000"
   if (!/^[A-Z_]+$/.test(state)) {
@@ -270,9 +337,12 @@ export async function waitForJob(
       }
     }
     if (Date.now() + interval > deadline) {
+      // Not an end state of the job: it keeps running, like after Ctrl-C.
       throw new SealbatchError(
-        "job",
-        `job ${id} did not finish in time (last state ${last || "unknown"})`,
+        "interrupted",
+        `stopped waiting for job ${id}: it did not finish in time (last state ${
+          last || "unknown"
+        }); the job keeps running`,
       );
     }
     await new Promise((r) => setTimeout(r, interval));

@@ -1,0 +1,42 @@
+/**
+ * Inside a Slurm job, as the job user, `sealbatch` is the installed single
+ * file (scripts/test-site.sh): the same version as this checkout, with the
+ * node commands the decrypted job script calls.
+ */
+import assert from "node:assert/strict";
+import denoJson from "../../deno.json" with { type: "json" };
+import { submit, waitForJob } from "../../src/slurm/slurm.ts";
+import { SITE_SKIP, slurmSite } from "../slurm/_slurm.ts";
+
+Deno.test({
+  name: "a job user runs the installed sealbatch and its node commands inside Slurm",
+  ignore: SITE_SKIP !== false,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using s = await slurmSite("installed");
+    const script = await s.script(
+      "job.sh",
+      [
+        "set -e",
+        "command -v sealbatch",
+        "id -un",
+        "sealbatch --version",
+        "for c in fetch-keys data run-image; do sealbatch node $c --help | head -n 1; done",
+      ].join("\n"),
+    );
+    const out = `${s.dir}/out.log`;
+    const id = await submit(s.shell, s.slurm, script, { cwd: s.dir, output: out });
+    const r = await waitForJob(s.shell, s.slurm, id, { intervalMs: 250, maxIntervalMs: 1000 });
+    const log = await s.read(out);
+    assert.equal(r.state, "COMPLETED", log);
+    const [path, user, version, ...usage] = log.trim().split("\n");
+    assert.equal(path, "/usr/local/bin/sealbatch");
+    assert.equal(user, "sbtest");
+    assert.equal(version, denoJson.version);
+    assert.deepEqual(
+      usage.map((l) => /^Usage: sealbatch node ([a-z-]+) /.exec(l)?.[1]),
+      ["fetch-keys", "data", "run-image"],
+    );
+  },
+});
