@@ -158,7 +158,7 @@ export function remoteCommand(): Command {
     const failed = lines.filter((l) => !l.ok);
     if (failed.length > 0) {
       throw new SealbatchError(
-        "remote",
+        failed[0]!.kind ?? "remote",
         `site check failed: ${failed.map((l) => l.check).join(", ")}`,
       );
     }

@@ -3,7 +3,7 @@
  * free space), each with what to do when it fails. Stops at the first check
  * the others depend on (no connection, no login).
  */
-import { reason } from "../util/errors.ts";
+import { type ErrorKind, reason, SealbatchError } from "../util/errors.ts";
 import { sshShell } from "../slurm/shell.ts";
 import { findProgram, partitionVisible, type SlurmSettings } from "../slurm/slurm.ts";
 import { fingerprintOf } from "./known_hosts.ts";
@@ -17,6 +17,8 @@ export interface CheckLine {
   ok: boolean;
   detail: string;
   hint?: string;
+  /** For a failed check: the kind of error (exit code) it stands for. */
+  kind?: ErrorKind;
 }
 
 export async function checkSite(
@@ -30,7 +32,17 @@ export async function checkSite(
   } catch (err) {
     const text = reason(err);
     const hostKey = /host key/.test(text);
-    lines.push({ check: hostKey ? "host key" : "login", ok: false, detail: text });
+    const known = err instanceof SealbatchError ? err : undefined;
+    lines.push({
+      check: hostKey ? "host key" : "login",
+      ok: false,
+      detail: text,
+      hint: known?.hint ??
+        `check the host name and port, and that \`ssh -p ${settings.login.port} ${
+          endpointLabel({ ...settings.login, port: 22 })
+        }\` works from here`,
+      kind: known?.kind ?? "remote",
+    });
     return lines;
   }
   try {
@@ -56,7 +68,8 @@ export async function checkSite(
         check: "sbatch",
         ok: false,
         detail: `${slurm.programs.sbatch ?? "sbatch"} not found on the login host`,
-        hint: "set the Slurm program paths (e.g. /opt/slurm/bin/sbatch)",
+        hint:
+          "give the Slurm programs' directory: --slurm-bin DIR or slurm.programs in the site profile",
       },
     );
     const visible = await partitionVisible(shell, slurm);
@@ -78,11 +91,16 @@ export async function checkSite(
           check: "free space",
           ok: free > 1024 * 1024,
           detail: `${(free / 1048576).toFixed(1)} GiB free in ${settings.remoteDir}`,
+          ...(free > 1024 * 1024 ? {} : {
+            hint: "less than 1 GiB free: clean up, or choose another remote directory " +
+              "(--remote-dir, remote.base_dir)",
+          }),
         }
         : {
           check: "free space",
           ok: false,
           detail: `cannot use ${settings.remoteDir}: ${df.stderr.trim() || "df failed"}`,
+          hint: "choose a directory you can write on the site (--remote-dir, remote.base_dir)",
         },
     );
   } finally {

@@ -1,10 +1,9 @@
 /**
  * One SSH connection (ssh2) to one host, reused for every command: strict
  * host key checking, identity file or agent, optional jump host, keepalive,
- * TCP tunnels to hosts behind the login node, clean close.
+ * channels to hosts behind it (see tunnel.ts), clean close.
  */
 import { Buffer } from "node:buffer";
-import { createServer, type Server, type Socket } from "node:net";
 import { reason, SealbatchError } from "../util/errors.ts";
 import { q } from "../util/errors.ts";
 import { readSecretFile } from "../util/secret_file.ts";
@@ -107,13 +106,16 @@ async function authConfig(
   return out;
 }
 
+function samePlace(a: Endpoint, b: Endpoint): boolean {
+  return a.host === b.host && a.port === b.port && a.user === b.user;
+}
+
 /** One authenticated connection to one endpoint. */
 export class RemoteHost {
   readonly endpoint: Endpoint;
   readonly accepted: AcceptedKey[] = [];
   #client: Ssh2Client;
   #jump: RemoteHost | undefined;
-  #tunnels: Server[] = [];
   #closed = false;
 
   private constructor(endpoint: Endpoint, client: Ssh2Client, jump: RemoteHost | undefined) {
@@ -141,7 +143,9 @@ export class RemoteHost {
     jump: RemoteHost | undefined,
   ): Promise<RemoteHost> {
     const knownFile = site.knownHosts ?? defaultKnownHosts();
-    const entries = site.hostKeyFingerprint ? [] : await loadKnownHosts(knownFile);
+    // A pinned fingerprint is the login host's; a jump or transfer host goes by known_hosts.
+    const pin = samePlace(endpoint, site.login) ? site.hostKeyFingerprint : undefined;
+    const entries = pin ? [] : await loadKnownHosts(knownFile);
     const auth = await authConfig(site);
     const sock = jump ? await jump.forward(endpoint.host, endpoint.port) : undefined;
     const client = newClient();
@@ -151,9 +155,9 @@ export class RemoteHost {
     const verify = (blob: Uint8Array): boolean => {
       const keyType = keyTypeOf(blob);
       const keyBase64 = Buffer.from(blob).toString("base64");
-      if (site.hostKeyFingerprint) {
+      if (pin) {
         const verdict = judgeHostKey([], endpoint.host, endpoint.port, blob);
-        if (verdict.fingerprint !== site.hostKeyFingerprint.replace(/=+$/, "")) {
+        if (verdict.fingerprint !== pin.replace(/=+$/, "")) {
           hostKeyError = hostKeyRefusal(
             { ...verdict, ok: false, reason: "changed" },
             endpoint.host,
@@ -184,9 +188,7 @@ export class RemoteHost {
       host.accepted.push({ endpoint, keyType, keyBase64 });
       return true;
     };
-    const algos = site.hostKeyFingerprint
-      ? []
-      : knownKeyAlgorithms(entries, endpoint.host, endpoint.port);
+    const algos = pin ? [] : knownKeyAlgorithms(entries, endpoint.host, endpoint.port);
     await new Promise<void>((resolve, reject) => {
       client.once("ready", () => resolve());
       client.once("error", (err) => {
@@ -212,7 +214,7 @@ export class RemoteHost {
         ...auth,
         hostVerifier: verify,
         ...(algos.length ? { algorithms: { serverHostKey: algos } } : {}),
-        keepaliveInterval: 15_000,
+        keepaliveInterval: site.keepaliveMs ?? 15_000,
         keepaliveCountMax: 4,
         readyTimeout: 20_000,
       });
@@ -309,30 +311,7 @@ export class RemoteHost {
     });
   }
 
-  /**
-   * A local port on 127.0.0.1 forwarded to `host:port` behind this host. A
-   * TLS client connecting to it still verifies the real server name (set SNI
-   * / servername to `host`); the tunnel only carries bytes.
-   */
-  async tunnel(host: string, port: number): Promise<{ localPort: number; close(): void }> {
-    const server = createServer((local: Socket) => {
-      this.forward(host, port).then((remote) => {
-        local.pipe(remote as unknown as NodeJS.WritableStream);
-        remote.pipe(local);
-        local.on("close", () => remote.destroy());
-        remote.on("close", () => local.destroy());
-      }, () => local.destroy());
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    this.#tunnels.push(server);
-    const address = server.address();
-    const localPort = typeof address === "object" && address ? address.port : 0;
-    return { localPort, close: () => server.close() };
-  }
-
   close(): void {
-    for (const t of this.#tunnels) t.close();
-    this.#tunnels = [];
     if (!this.#closed) this.#client.end();
     this.#closed = true;
     this.#jump?.close();
@@ -363,11 +342,7 @@ export class RemoteSite implements AsyncDisposable {
     }
     const login = await RemoteHost.connect(settings, settings.login);
     const t = settings.transfer;
-    if (
-      !t ||
-      (t.host === settings.login.host && t.port === settings.login.port &&
-        t.user === settings.login.user)
-    ) {
+    if (!t || samePlace(t, settings.login)) {
       return new RemoteSite(settings, login, login);
     }
     try {

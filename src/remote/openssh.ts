@@ -55,7 +55,7 @@ export class OpenSshMover {
         "-o",
         `HostKeyAlgorithms=${hostKeyAlgorithms(keyType)}`,
         "-o",
-        "ServerAliveInterval=15",
+        `ServerAliveInterval=${Math.max(1, Math.round((site.keepaliveMs ?? 15_000) / 1000))}`,
         "-o",
         "ServerAliveCountMax=4",
         "-o",

@@ -29,6 +29,8 @@ export interface SiteConnection {
   remoteDir: string;
   /** Asked when the identity file is protected by a passphrase. */
   passphrase?: () => Promise<string>;
+  /** Keepalive probe interval on idle connections (default 15 s; 4 missed answers end it). */
+  keepaliveMs?: number;
   /** Byte mover for transfers: OpenSSH's `ssh` (faster) or ssh2's SFTP; "auto" prefers ssh. */
   bulk?: "auto" | "openssh" | "sftp";
 }

@@ -46,6 +46,7 @@ export interface Ssh2Sftp {
     cb: (err: Error | undefined, bytesRead: number) => void,
   ): void;
   close(handle: Uint8Array, cb: (err?: Error) => void): void;
+  on(event: "close", cb: () => void): void;
   end(): void;
 }
 

@@ -1,0 +1,67 @@
+/**
+ * `sealbatch remote check` against the real test site: every check passes
+ * (host key, login, sbatch, the hidden partition, free space); failing checks
+ * print FAIL with what to do, the command exits non-zero with one error line.
+ */
+import assert from "node:assert/strict";
+import { assertOneLineError, runCli } from "../_helpers/cli.ts";
+import { SITE_SKIP, siteEnv, siteFlags } from "./_site.ts";
+
+const opts = { ignore: SITE_SKIP !== false, sanitizeResources: false, sanitizeOps: false };
+
+Deno.test({
+  name: "remote check: all five checks pass on the test site, also as JSON",
+  ...opts,
+  async fn() {
+    const env = await siteEnv();
+    const r = await runCli(["remote", "check", ...siteFlags(env), "--partition", "secure"]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const check of ["host key", "login", "sbatch", "partition", "free space"]) {
+      assert.match(r.stdout, new RegExp(`^ok\\s+${check}\\s`, "m"));
+    }
+    assert.match(r.stdout, /SHA256:\S+/);
+    assert.match(r.stdout, /logged in as sbtest/);
+    assert.match(r.stdout, /partition\s+secure exists/);
+    const json = await runCli(["--json", "remote", "check", ...siteFlags(env)]);
+    const parsed = JSON.parse(json.stdout) as { ok: boolean; checks: { ok: boolean }[] };
+    assert.equal(parsed.ok, true);
+    assert.equal(parsed.checks.length, 5);
+  },
+});
+
+Deno.test({
+  name: "remote check: wrong Slurm path and partition fail with hints; unreachable host too",
+  ...opts,
+  async fn() {
+    const env = await siteEnv();
+    const r = await runCli([
+      "remote",
+      "check",
+      ...siteFlags(env),
+      "--partition",
+      "nosuch",
+      "--slurm-bin",
+      "/opt/nowhere/bin",
+    ]);
+    assert.equal(r.code, 6, r.stderr);
+    assert.match(r.stdout, /^ok\s+login/m);
+    assert.match(r.stdout, /^FAIL sbatch\s+\/opt\/nowhere\/bin\/sbatch not found/m);
+    assert.match(r.stdout, /hint: give the Slurm programs' directory: --slurm-bin/);
+    assert.match(r.stdout, /^FAIL partition\s+partition nosuch not found/m);
+    assert.match(r.stdout, /hint: ask the site for the secure partition's name/);
+    assertOneLineError(r.stderr);
+    assert.match(r.stderr, /site check failed: sbatch, partition/);
+
+    // Nothing listens on this port: the login check fails and says what to try.
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const dead = (l.addr as Deno.NetAddr).port;
+    l.close();
+    const flags = siteFlags(env);
+    flags[flags.indexOf("--port") + 1] = String(dead);
+    const u = await runCli(["remote", "check", ...flags]);
+    assert.equal(u.code, 6, u.stderr);
+    assert.match(u.stdout, /^FAIL login\s+cannot connect to "sbtest@127\.0\.0\.1:\d+"/m);
+    assert.match(u.stdout, new RegExp(`hint: .*ssh -p ${dead} sbtest@127\\.0\\.0\\.1`));
+    assertOneLineError(u.stderr);
+  },
+});
