@@ -10,14 +10,21 @@ import { createHash } from "node:crypto";
 import { inputError } from "../util/errors.ts";
 import type { LuksHeader } from "./header.ts";
 
-const COPY_CHUNK = 8 * 1024 * 1024;
+/**
+ * Synchronous 1 MiB reads and writes: each async file op hops to a thread
+ * pool, and on a busy machine a 256 MiB copy with 8 MiB async reads took up to
+ * ten times as long as this, which is as fast as the kernel's copy_file_range.
+ */
+const COPY_CHUNK = 1024 * 1024;
+/** Yield to the event loop this often, so Ctrl-C and child processes are served. */
+const YIELD_EVERY = 32;
 /** Largest header + key slot area the format allows (2 x 4 MiB + 128 MiB). */
 const MAX_METADATA = 136 * 1024 * 1024;
 
-async function readExactly(file: Deno.FsFile, buf: Uint8Array): Promise<void> {
+function readExactly(file: Deno.FsFile, buf: Uint8Array): void {
   let got = 0;
   while (got < buf.length) {
-    const n = await file.read(buf.subarray(got));
+    const n = file.readSync(buf.subarray(got));
     if (n === null) throw inputError("the container ended early");
     got += n;
   }
@@ -48,12 +55,14 @@ function rebase(meta: Uint8Array, at: number, header: LuksHeader): void {
 /**
  * Write `headerOut` (detached header, data at offset 0) and `dataOut` (the
  * encrypted data segment) from `image`. Both are created exclusively, 0600.
+ * `stop` ends the copy early (the key turned out wrong); the caller removes the files.
  */
 export async function detachForDecrypt(
   image: string,
   header: LuksHeader,
   headerOut: string,
   dataOut: string,
+  stop?: AbortSignal,
 ): Promise<void> {
   if (header.dataOffset === 0 || header.dataOffset > MAX_METADATA) {
     throw inputError("the container's data offset is not supported");
@@ -61,18 +70,22 @@ export async function detachForDecrypt(
   const src = await Deno.open(image, { read: true });
   try {
     const meta = new Uint8Array(header.dataOffset);
-    await readExactly(src, meta);
+    readExactly(src, meta);
     rebase(meta, 0, header);
     rebase(meta, header.headerSize, header);
-    await Deno.writeFile(headerOut, meta, { createNew: true, mode: 0o600 });
+    Deno.writeFileSync(headerOut, meta, { createNew: true, mode: 0o600 });
     const out = await Deno.open(dataOut, { createNew: true, write: true, mode: 0o600 });
     await src.seek(header.dataOffset, Deno.SeekMode.Start);
     try {
-      // Large chunks: several times faster than the 64 KiB of a stream pipe.
       const buf = new Uint8Array(COPY_CHUNK);
-      for (let n = await src.read(buf); n !== null; n = await src.read(buf)) {
+      let chunks = 0;
+      for (let n = src.readSync(buf); n !== null; n = src.readSync(buf)) {
         let written = 0;
-        while (written < n) written += await out.write(buf.subarray(written, n));
+        while (written < n) written += out.writeSync(buf.subarray(written, n));
+        if (++chunks % YIELD_EVERY === 0) {
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          stop?.throwIfAborted();
+        }
       }
     } finally {
       out.close();

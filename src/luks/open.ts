@@ -87,12 +87,22 @@ export async function openContainer(o: OpenOptions): Promise<OpenResult> {
   try {
     await using jobs = new Jobs();
     phase("checking the key");
-    await checkKey(jobs, o.image, header, key);
-
-    phase("decrypting");
     const plain = `${work.path}/plain.img`;
     const detached = `${work.path}/header.img`;
-    await detachForDecrypt(o.image, header, detached, plain);
+    // The encrypted data is copied while cryptsetup checks the key: nothing is
+    // decrypted before the check passes, and a wrong key stops the copy.
+    const stop = new AbortController();
+    const [checked, copied] = await Promise.allSettled([
+      checkKey(jobs, o.image, header, key).catch((err) => {
+        stop.abort();
+        throw err;
+      }),
+      detachForDecrypt(o.image, header, detached, plain, stop.signal),
+    ]);
+    if (checked.status === "rejected") throw checked.reason;
+    if (copied.status === "rejected") throw copied.reason;
+
+    phase("decrypting");
     await decryptInPlace(jobs, plain, detached, key);
     await Deno.remove(detached);
     const need = await ext4Bytes(plain);
