@@ -1,6 +1,7 @@
 /** `sealbatch job ...`: seal, submit and follow one job. */
 import { Command } from "@commander-js/extra-typings";
 import { jobSealCommand } from "./job_seal.ts";
+import { jobListCommand, jobShowCommand } from "./job_list.ts";
 import {
   jobCancelCommand,
   jobFetchCommand,
@@ -16,5 +17,7 @@ export function jobCommand(): Command {
     .addCommand(jobStatusCommand())
     .addCommand(jobWaitCommand())
     .addCommand(jobCancelCommand())
-    .addCommand(jobFetchCommand());
+    .addCommand(jobFetchCommand())
+    .addCommand(jobListCommand())
+    .addCommand(jobShowCommand());
 }

@@ -5,8 +5,10 @@ import { sitePath } from "../config/site_path.ts";
 import { siteTemplate } from "../config/site_template.ts";
 import { writeFileAtomic } from "../util/files.ts";
 import { localUser, NAME_RE } from "../util/user.ts";
-import { q, usageError } from "../util/errors.ts";
-import { note, result } from "./output.ts";
+import { q, SealbatchError, usageError } from "../util/errors.ts";
+import { checkProfile } from "../run/doctor.ts";
+import { green, note, red, result } from "./output.ts";
+import { passphraseSource } from "./passphrase.ts";
 
 export function siteCommand(): Command {
   const site = new Command("site").description("create and check site profiles");
@@ -36,15 +38,40 @@ export function siteCommand(): Command {
     });
 
   site.command("check")
-    .description("validate a site profile")
+    .description(
+      "validate a site profile, then check its keys, Vault and the site (host key, login,\n" +
+        "sbatch, partition, remote directory, node command): one line per check, read-only",
+    )
     .argument("<site>", "site name or path to a profile")
+    .option("--offline", "only validate the profile")
     .addHelpText(
       "after",
-      "\nExamples:\n  sealbatch site check gwdg\n  sealbatch site check ./site.yaml",
+      "\nExamples:\n  sealbatch site check gwdg\n  sealbatch site check ./site.yaml --offline",
     )
-    .action(async (nameOrPath) => {
+    .action(async (nameOrPath, opts) => {
       const profile = await loadSiteProfile(sitePath(nameOrPath));
-      result(`ok   profile ${profile.path} is valid`, { ok: true, profile });
+      if (opts.offline) {
+        result(`ok   profile ${profile.path} is valid`, { ok: true, profile });
+        return;
+      }
+      const identity = profile.ssh.identity;
+      const checks = await checkProfile(profile, {
+        ...(identity
+          ? { passphrase: () => passphraseSource(undefined)(`SSH identity ${identity}`) }
+          : {}),
+      });
+      const text = checks.map((c) =>
+        `${c.ok ? green("ok  ") : red("FAIL")} ${c.check}: ${c.detail}${
+          !c.ok && c.hint ? `\n     ${c.hint}` : ""
+        }`
+      ).join("\n");
+      const failed = checks.filter((c) => !c.ok).length;
+      result(text, { ok: failed === 0, profile, checks });
+      if (failed > 0) {
+        throw new SealbatchError("remote", `${failed} of ${checks.length} checks failed`, {
+          hint: "fix them in order: later checks depend on earlier ones",
+        });
+      }
     });
 
   return site;

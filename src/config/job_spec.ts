@@ -21,6 +21,8 @@ export interface JobSpec {
   command: string;
   resources: SlurmResources;
   outputs: string;
+  /** File system size of the output container: "auto" (empty + headroom) or bytes. */
+  outputSize: "auto" | number;
 }
 
 const PLACEHOLDERS = ["input", "output", "image"];
@@ -40,6 +42,7 @@ export async function loadJobSpec(path: string): Promise<JobSpec> {
     "command",
     "resources",
     "outputs",
+    "output_size",
   ]);
 
   const name = root.string("name", true);
@@ -106,6 +109,22 @@ export async function loadJobSpec(path: string): Promise<JobSpec> {
     );
   }
 
+  const outputSizeText = root.string("output_size") ?? "auto";
+  const sizeMatch = /^(\d{1,6})([MG])$/.exec(outputSizeText);
+  if (outputSizeText !== "auto" && !sizeMatch) {
+    throw inputError(
+      `${file.where(["output_size"])}: expected "auto" or a size such as 512M or 2G, got ${
+        q(outputSizeText)
+      }`,
+    );
+  }
+  const outputSize = sizeMatch
+    ? Number(sizeMatch[1]) * (sizeMatch[2] === "G" ? 1024 : 1) * 1024 * 1024
+    : "auto";
+  if (typeof outputSize === "number" && outputSize < 16 * 1024 * 1024) {
+    throw inputError(`${file.where(["output_size"])}: the output container needs at least 16M`);
+  }
+
   return {
     path,
     name,
@@ -114,5 +133,6 @@ export async function loadJobSpec(path: string): Promise<JobSpec> {
     command,
     resources: resources(root.map("resources")),
     outputs: resolve(base, root.string("outputs") ?? "results"),
+    outputSize,
   };
 }

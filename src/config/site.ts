@@ -17,6 +17,8 @@ export interface HostRef {
 export interface SiteProfile {
   name: string;
   path: string;
+  /** The user's OpenPGP secret key that signs run.sh (`sealbatch run` default). */
+  signKey?: string;
   ssh: {
     login: HostRef;
     /** Host for bulk transfers (the reference site uses a transfer node). */
@@ -44,6 +46,8 @@ export interface SiteProfile {
   node: {
     publicKey: string;
     flavour: "sealbatch" | "reference";
+    /** argv words that run sealbatch on the node (sealbatch flavour). */
+    command: string[];
   };
   slurm: {
     partition: string;
@@ -118,7 +122,7 @@ export function resources(f: Fields | undefined): SlurmResources {
 /** Parse and validate a site profile file. */
 export async function loadSiteProfile(path: string): Promise<SiteProfile> {
   const file = await YamlFile.read(path);
-  const root = file.root().only(["name", "ssh", "remote", "vault", "node", "slurm"]);
+  const root = file.root().only(["name", "sign_key", "ssh", "remote", "vault", "node", "slurm"]);
   const name = root.string("name", true);
   if (!NAME_RE.test(name)) {
     throw inputError(`${file.where(["name"])}: invalid site name ${q(name)}`);
@@ -191,7 +195,15 @@ export async function loadSiteProfile(path: string): Promise<SiteProfile> {
   }
 
   const node = root.map("node") ?? fail(file, ["node"], "a node section with public_key");
-  node.only(["public_key", "flavour"]);
+  node.only(["public_key", "flavour", "command"]);
+  const nodeCommand = node.strings("command") ?? ["sealbatch"];
+  if (nodeCommand.length === 0 || nodeCommand.some((w) => w === "" || /[\0\n]/.test(w))) {
+    throw inputError(
+      `${
+        file.where(["node", "command"])
+      }: node.command: expected a list of words such as [sealbatch]`,
+    );
+  }
   const slurm = root.map("slurm");
   slurm?.only(["partition", "exclusive", "programs", "defaults"]);
   const programs = slurm?.map("programs");
@@ -204,9 +216,11 @@ export async function loadSiteProfile(path: string): Promise<SiteProfile> {
   const jump = hostRef(ssh, "jump");
   const caCert = vault.string("ca_cert");
   const namespace = vault.string("namespace");
+  const signKey = root.string("sign_key");
   return {
     name,
     path,
+    ...(signKey ? { signKey: expandHome(signKey) } : {}),
     ssh: {
       login,
       transfer: hostRef(ssh, "transfer", login) ?? login,
@@ -231,6 +245,7 @@ export async function loadSiteProfile(path: string): Promise<SiteProfile> {
     node: {
       publicKey: expandHome(node.string("public_key", true)),
       flavour: node.oneOf("flavour", ["sealbatch", "reference"] as const) ?? "sealbatch",
+      command: nodeCommand,
     },
     slurm: {
       partition: slurm?.string("partition") ?? "secure",

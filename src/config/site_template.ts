@@ -3,6 +3,8 @@ export function siteTemplate(name: string, user: string): string {
   return `# sealbatch site profile "${name}".
 # Check it with: sealbatch site check ${name}
 name: ${name}
+# Your OpenPGP secret key (mode 0600) that signs each job's run.sh.
+sign_key: ~/.config/sealbatch/${user}.sec.asc
 
 ssh:
   # Login node: commands (sbatch, squeue) run here.
@@ -43,6 +45,8 @@ node:
   public_key: ~/.config/sealbatch/${name}-node.pub.asc
   # sealbatch: the node runs sealbatch's node commands; reference: the site's own scripts.
   flavour: sealbatch
+  # How the job runs sealbatch on the node (sealbatch flavour), as a list of words.
+  # command: [/usr/local/bin/sealbatch]
 
 slurm:
   partition: secure

@@ -1,0 +1,289 @@
+/** `sealbatch run JOB.yaml`: the whole secure workflow for one job or a cohort. */
+import { Command } from "@commander-js/extra-typings";
+import { type JobSpec, loadJobSpec } from "../config/job_spec.ts";
+import { loadSiteProfile, type SiteProfile } from "../config/site.ts";
+import { sitePath } from "../config/site_path.ts";
+import { userToken, VaultClient } from "../kms/vault_client.ts";
+import { type CohortRow, matchDirectories, runCohort } from "../run/cohort.ts";
+import { findResumable, jobDir, newJobId, projectStateDir } from "../run/project.ts";
+import { outcomeText, type RunEvent, runJob, type RunSummary } from "../run/run.ts";
+import { SiteBackend } from "../run/site_backend.ts";
+import { formatDuration } from "../util/duration.ts";
+import { q, reason, SealbatchError, usageError } from "../util/errors.ts";
+import { bold, dim, jsonMode, note, oneLine, red, result } from "./output.ts";
+import { passphraseSource } from "./passphrase.ts";
+
+interface RunFlags {
+  site?: string;
+  dryRun?: boolean;
+  each?: string;
+  concurrency: string;
+  signKey?: string;
+  passphraseFile?: string;
+  new?: boolean;
+}
+
+function absolute(path: string): string {
+  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`.replace(/\/\.\//g, "/");
+}
+
+const enc = new TextEncoder();
+
+function eventText(e: RunEvent): string {
+  switch (e.phase) {
+    case "start":
+      return "...";
+    case "done":
+      return `done ${formatDuration(e.ms ?? 0)}${e.detail ? `  ${e.detail}` : ""}`;
+    case "skipped":
+      return `skipped: ${e.detail ?? ""}`;
+    default: {
+      const pct = e.total ? ` ${Math.floor(((e.done ?? 0) / e.total) * 100)}%` : "";
+      return `${oneLine(e.detail ?? "")}${pct}`;
+    }
+  }
+}
+
+/**
+ * Progress of one job: a line per finished step; on a terminal the current
+ * step is also a live line that the next line replaces.
+ */
+function jobReporter(): (e: RunEvent) => void {
+  const tty = Deno.stderr.isTerminal() && !jsonMode();
+  let live = false;
+  let last = 0;
+  return (e) => {
+    const text = `${e.step.padEnd(15)}${eventText(e)}`;
+    if (e.phase === "progress" || e.phase === "start") {
+      if (!tty) {
+        if (e.phase === "progress" && e.step === "wait") {
+          note(`${e.step.padEnd(15)}Slurm: ${e.detail}`);
+        }
+        return;
+      }
+      const now = Date.now();
+      if (e.total && now - last < 100) return;
+      last = now;
+      Deno.stderr.writeSync(enc.encode(`\r\x1b[K${text.slice(0, 150)}`));
+      live = true;
+      return;
+    }
+    if (live) Deno.stderr.writeSync(enc.encode("\r\x1b[K"));
+    live = false;
+    note(e.phase === "note" || e.phase === "skipped" ? dim(text) : text);
+  };
+}
+
+/**
+ * Progress of a cohort: on a terminal one live line per job, redrawn in
+ * place; elsewhere a line per finished step of each job.
+ */
+function cohortReporter(): (e: RunEvent) => void {
+  const tty = Deno.stderr.isTerminal() && !jsonMode();
+  if (!tty) {
+    return (e) => {
+      if (e.phase === "done" || e.phase === "skipped") {
+        note(`${e.job}  ${e.step.padEnd(15)}${eventText(e)}`);
+      }
+    };
+  }
+  const order: string[] = [];
+  const status = new Map<string, string>();
+  let drawn = 0;
+  let last = 0;
+  return (e) => {
+    if (!status.has(e.job)) order.push(e.job);
+    status.set(e.job, `${e.step.padEnd(15)}${eventText(e)}`);
+    const now = Date.now();
+    if (e.phase === "progress" && now - last < 100) return;
+    last = now;
+    let out = drawn > 0 ? `\x1b[${drawn}A` : "";
+    for (const job of order) out += `\r\x1b[K${job}  ${status.get(job)!.slice(0, 120)}\n`;
+    drawn = order.length;
+    Deno.stderr.writeSync(enc.encode(out));
+  };
+}
+
+function summaryText(s: RunSummary): string {
+  const out = [
+    bold(`job ${s.job}${s.slurmJob ? ` (Slurm ${s.slurmJob})` : ""}: ${outcomeText(s)}`),
+  ];
+  for (const st of s.steps) {
+    const time = st.resumed ? "earlier run" : formatDuration(st.ms);
+    out.push(`  ${st.name.padEnd(15)}${time.padStart(11)}  ${st.protection}`);
+  }
+  if (s.dryRun) {
+    out.push("dry run: nothing was escrowed in Vault and nothing changed on the site");
+    for (const c of s.checks ?? []) out.push(`  ${c}`);
+    out.push("would upload:");
+    for (const u of s.uploads) out.push(`  ${u.name}  ${u.bytes} bytes  sha256 ${u.sha256}`);
+    out.push(`would submit: ${s.wouldSubmit ?? ""}`);
+  } else {
+    const sent = s.uploads.filter((u) => !u.skipped).length;
+    out.push(`uploads: ${sent} sent, ${s.uploads.length - sent} already there (verified)`);
+    if (s.receipt) {
+      out.push(
+        `receipt: signed by the node; job ${s.receipt.job}, exit ${s.receipt.exit_code}, ` +
+          `${s.receipt.started_at} .. ${s.receipt.ended_at}`,
+      );
+    }
+    if (s.outputs) out.push(`outputs: ${s.outputs}`);
+  }
+  return out.join("\n");
+}
+
+function cohortTable(rows: CohortRow[]): string {
+  const lines = [
+    ["input", "job", "slurm", "result", "outputs"],
+    ...rows.map((r) => [
+      r.input.slice(r.input.lastIndexOf("/") + 1),
+      r.job,
+      r.summary?.slurmJob ?? "-",
+      r.error ? `error: ${oneLine(reason(r.error)).slice(0, 80)}` : outcomeText(r.summary!),
+      r.summary?.outputs ?? "-",
+    ]),
+  ];
+  const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+  return lines.map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+}
+
+async function vaultFor(profile: SiteProfile, dryRun: boolean): Promise<VaultClient> {
+  if (profile.vault.tunnel) {
+    throw usageError(`site ${q(profile.name)}: vault.tunnel is not supported by sealbatch run`, {
+      hint: "reach Vault directly (vault.addr) or forward it yourself (ssh -L)",
+    });
+  }
+  const settings = {
+    addr: profile.vault.addr,
+    ...(profile.vault.caCert ? { caCert: profile.vault.caCert } : {}),
+    ...(profile.vault.namespace ? { namespace: profile.vault.namespace } : {}),
+  };
+  // A dry run escrows nothing, so it needs no token.
+  const token = dryRun ? await userToken().catch(() => undefined) : await userToken();
+  return await VaultClient.connect(settings, token);
+}
+
+function failure(s: RunSummary): SealbatchError | undefined {
+  if (s.dryRun || (s.exitCode === 0 && s.state === "COMPLETED")) return undefined;
+  const why = s.exitCode !== undefined
+    ? `the command exited with status ${s.exitCode}`
+    : `Slurm reports ${s.state}`;
+  return new SealbatchError(
+    "job",
+    `job ${s.job} FAILED: ${why}`,
+    s.outputs ? { hint: `its stdout and stderr are in ${s.outputs}` } : {},
+  );
+}
+
+export function runCommand() {
+  return new Command("run")
+    .description(
+      "run a job spec end to end: seal the input, prepare the output, check the image, escrow\n" +
+        "the keys, seal run.sh, upload (verified), submit, wait, fetch, verify the node's receipt,\n" +
+        "open the results, revoke the keys. Interrupted runs continue where they stopped.",
+    )
+    .argument("<job.yaml>", "the job spec")
+    .option("--site <name|file>", "site profile (name in the config dir, or a YAML file)")
+    .option("--dry-run", "do the local steps and the remote checks; change nothing remote")
+    .option("--each <glob>", "one job per matching input directory (quote the pattern)")
+    .option("--concurrency <n>", "cohort jobs sealing, escrowing and uploading at once", "4")
+    .option("--sign-key <file>", "your OpenPGP secret key (default: sign_key in the profile)")
+    .option("--passphrase-file <file>", "passphrase of the secret key (first line, mode 0600)")
+    .option("--new", "start a new job even if an unfinished one of this spec exists")
+    .addHelpText(
+      "after",
+      `
+State: ./.sealbatch/jobs/<JOB>/ (0700). Running the same spec again resumes the
+newest unfinished job: finished steps are skipped, verified uploads are not
+sent again, a submitted job is waited for. Ctrl-C before submission revokes
+the credentials that run created. A failed job shows its stderr (from inside
+the results container) and exits with code 8.
+
+Examples:
+  sealbatch run job.yaml --site gwdg
+  sealbatch run job.yaml --site ./site.yaml --dry-run
+  sealbatch run job.yaml --site gwdg --each 'inputs/*' --concurrency 8
+  sealbatch job list`,
+    )
+    .action(async (specPath, opts: RunFlags) => {
+      const concurrency = Number(opts.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+        throw usageError(`--concurrency: expected 1-64, got ${q(opts.concurrency)}`);
+      }
+      if (!opts.site) throw usageError("no site given: use --site NAME or --site FILE");
+      if (opts.new && opts.each) throw usageError("--new and --each exclude each other");
+      const spec: JobSpec = await loadJobSpec(absolute(specPath));
+      const profile = await loadSiteProfile(sitePath(opts.site));
+      const signKey = opts.signKey ?? profile.signKey;
+      if (!signKey) {
+        throw usageError("no signing key: give --sign-key FILE or sign_key in the site profile");
+      }
+      const inputs = opts.each ? await matchDirectories(opts.each) : undefined;
+      if (inputs && spec.input.kind !== "dir") {
+        throw usageError("--each replaces the spec's input directory; this spec has a container");
+      }
+      const dryRun = Boolean(opts.dryRun);
+      const vault = await vaultFor(profile, dryRun);
+      try {
+        const identity = profile.ssh.identity;
+        await using backend = await SiteBackend.connect(profile, {
+          ...(identity
+            ? {
+              passphrase: () => passphraseSource(undefined)(`SSH identity ${identity}`),
+            }
+            : {}),
+        });
+        const stateRoot = projectStateDir(Deno.cwd());
+        const common = {
+          site: profile,
+          backend,
+          vault,
+          dryRun,
+          signKey,
+          passphrase: passphraseSource(opts.passphraseFile),
+          nodePublicKey: profile.node.publicKey,
+          nodeCommand: profile.node.command,
+        };
+        if (inputs) {
+          note(`cohort: ${inputs.length} jobs on ${backend.label}`);
+          const rows = await runCohort({
+            ...common,
+            spec,
+            inputs,
+            stateRoot,
+            concurrency,
+            onEvent: cohortReporter(),
+          });
+          result(cohortTable(rows), rows.map((r) => ({ ...r, error: r.error && reason(r.error) })));
+          const bad = rows.filter((r) => r.error || (r.summary && failure(r.summary)));
+          if (bad.length > 0) {
+            throw new SealbatchError("job", `${bad.length} of ${rows.length} jobs did not succeed`);
+          }
+          return;
+        }
+        const job =
+          (opts.new ? undefined : await findResumable(stateRoot, spec.path, spec.input.path)) ??
+            newJobId(spec.name);
+        note(`job ${job} on ${backend.label}${dryRun ? " (dry run)" : ""}`);
+        const summary = await runJob({
+          ...common,
+          spec,
+          stateDir: jobDir(stateRoot, job),
+          jobId: job,
+          onEvent: jobReporter(),
+        });
+        result(summaryText(summary), summary);
+        const err = failure(summary);
+        if (err) {
+          if (summary.stderr !== undefined && !jsonMode()) {
+            note(red(`--- stderr of job ${summary.job} (decrypted from its results) ---`));
+            note(summary.stderr.trimEnd());
+            note(red("--- end of stderr ---"));
+          }
+          throw err;
+        }
+      } finally {
+        vault.close();
+      }
+    });
+}

@@ -1,0 +1,38 @@
+/**
+ * Where a sealed job goes: a site over SSH + Slurm (site_backend.ts), or a
+ * local directory standing in for the shared file system (local_backend.ts).
+ * `runJob` talks only to this interface.
+ */
+import type { SlurmResources } from "../config/site.ts";
+import type { JobResult } from "../slurm/slurm.ts";
+
+export type { JobResult, SlurmResources };
+
+export interface UploadResult {
+  path: string;
+  sha256: string;
+  bytes: number;
+  /** The same bytes were already there (verified by size and SHA-256): nothing was sent. */
+  skipped: boolean;
+}
+
+export interface Backend extends AsyncDisposable {
+  /** For messages: "testsite (sbtest@127.0.0.1:22220)" or "local executor". */
+  readonly label: string;
+  /** Remote checks for --dry-run and `site check` (one line each, "ok ..." or "FAIL ..."). */
+  check(): Promise<string[]>;
+  /** The job's directory on the shared side. */
+  jobDir(job: string): string;
+  /** Verified upload; returns skipped=true when the same sha256 is already there (resume). */
+  upload(
+    local: string,
+    remoteDir: string,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<UploadResult>;
+  download(remote: string, local: string): Promise<{ sha256: string; bytes: number }>;
+  /** Submit `<jobDir>/run.sh`; returns the job id. */
+  submit(jobDir: string, resources: SlurmResources, name: string): Promise<string>;
+  /** Wait until the job reaches any terminal state. */
+  wait(id: string, onState?: (state: string) => void): Promise<JobResult>;
+  cancel(id: string): Promise<void>;
+}

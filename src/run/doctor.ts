@@ -1,0 +1,120 @@
+/**
+ * `site check`: everything `sealbatch run` needs from a profile, one line per
+ * check with what to do when it fails. Keys first (local), then Vault, then
+ * the site over SSH. Read-only: nothing is created anywhere.
+ */
+import type { SiteProfile } from "../config/site.ts";
+import { readPublicKeyFile } from "../pgp/keys.ts";
+import type { CheckLine } from "../remote/check.ts";
+import { userToken, VaultClient } from "../kms/vault_client.ts";
+import { reason } from "../util/errors.ts";
+import { readSecretFile } from "../util/secret_file.ts";
+import { SiteBackend } from "./site_backend.ts";
+
+async function attempt(
+  lines: CheckLine[],
+  check: string,
+  hint: string,
+  fn: () => Promise<string>,
+): Promise<boolean> {
+  try {
+    lines.push({ check, ok: true, detail: await fn() });
+    return true;
+  } catch (err) {
+    lines.push({ check, ok: false, detail: reason(err), hint });
+    return false;
+  }
+}
+
+export async function checkProfile(
+  profile: SiteProfile,
+  opts: { passphrase?: () => Promise<string> } = {},
+): Promise<CheckLine[]> {
+  const lines: CheckLine[] = [{ check: "profile", ok: true, detail: `${profile.path} is valid` }];
+
+  await attempt(
+    lines,
+    "node key",
+    "get the secure nodes' public key from the site admins",
+    async () => {
+      const key = await readPublicKeyFile(profile.node.publicKey, "node public key");
+      if (!(await key.getEncryptionKey().catch(() => undefined))) {
+        throw new Error(`${profile.node.publicKey} has no encryption-capable key`);
+      }
+      return `${profile.node.publicKey} (${key.getFingerprint().toUpperCase()})`;
+    },
+  );
+  if (profile.signKey) {
+    await attempt(
+      lines,
+      "signing key",
+      "create one with 'sealbatch keygen' and register its public key on the nodes",
+      async () => {
+        const bytes = await readSecretFile(profile.signKey!, {
+          label: "signing key",
+          maxBytes: 1 << 20,
+        });
+        if (!new TextDecoder().decode(bytes).includes("-----BEGIN PGP PRIVATE KEY BLOCK-----")) {
+          throw new Error(`${profile.signKey} is not an armored OpenPGP secret key`);
+        }
+        return `${profile.signKey} (mode 0600)`;
+      },
+    );
+  } else {
+    lines.push({
+      check: "signing key",
+      ok: false,
+      detail: "no sign_key in the profile",
+      hint: "set sign_key, or pass --sign-key to sealbatch run",
+    });
+  }
+
+  let vault: VaultClient | undefined;
+  const reached = await attempt(
+    lines,
+    "vault",
+    "check vault.addr and vault.ca_cert (TLS is always verified)",
+    async () => {
+      vault = await VaultClient.connect({
+        addr: profile.vault.addr,
+        ...(profile.vault.caCert ? { caCert: profile.vault.caCert } : {}),
+        ...(profile.vault.namespace ? { namespace: profile.vault.namespace } : {}),
+      });
+      const h = await vault.health();
+      if (h.sealed === true) throw new Error(`${profile.vault.addr} is sealed`);
+      return `${profile.vault.addr} reachable${h.version ? `, version ${h.version}` : ""}`;
+    },
+  );
+  if (reached && vault) {
+    const client = vault;
+    await attempt(
+      lines,
+      "vault token",
+      "log in with `vault login` or set VAULT_TOKEN",
+      async () => {
+        const data = await client.withToken(await userToken()).lookupSelf();
+        const ttl = typeof data.ttl === "number" && data.ttl > 0
+          ? `, ${Math.round(data.ttl / 3600)}h left`
+          : "";
+        return `valid${ttl}`;
+      },
+    );
+  }
+  vault?.close();
+
+  let backend: SiteBackend | undefined;
+  const connected = await attempt(
+    lines,
+    "ssh",
+    "check ssh.login, ssh.identity and the host key (known_hosts or host_key_fingerprint)",
+    async () => {
+      backend = await SiteBackend.connect(profile, opts);
+      return `connected to ${backend.label}`;
+    },
+  );
+  if (connected && backend) {
+    await using site = backend;
+    lines.push(...(await site.checks()));
+  }
+  return lines;
+}

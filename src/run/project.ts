@@ -1,0 +1,113 @@
+/**
+ * The jobs of one project: <project>/.sealbatch/jobs/<JOB>/ (0700), each with
+ * its state.json (0600). A job id is the spec's name and 8 random hex digits.
+ * `sealbatch run` resumes the newest unfinished job of the same spec and
+ * input; `job list` / `job show` read the same files.
+ */
+import { inputError, q } from "../util/errors.ts";
+import { exists } from "../util/files.ts";
+import { NAME_RE } from "../util/user.ts";
+import type { Receipt } from "../job/receipt.ts";
+import { RunState } from "./state.ts";
+import { type StepName, STEPS } from "./run.ts";
+
+export const STATE_DIR = ".sealbatch";
+
+export interface Plan {
+  spec: string;
+  name: string;
+  input: string;
+  outputs: string;
+  createdAt: string;
+}
+
+export interface JobEntry {
+  job: string;
+  dir: string;
+  plan: Plan | undefined;
+  /** Finished steps, in pipeline order. */
+  steps: StepName[];
+  /** The last finished step, or "new". */
+  stage: string;
+  finished: boolean;
+  slurmJob?: string;
+  slurmState?: string;
+  exitCode?: number;
+  /** The receipt as fetched and verified by the run (absent before verify-receipt). */
+  receipt?: Receipt;
+}
+
+export function projectStateDir(project: string): string {
+  return `${project.replace(/\/+$/, "") || "/"}/${STATE_DIR}`;
+}
+
+export function newJobId(name: string): string {
+  const hex = [...crypto.getRandomValues(new Uint8Array(4))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${name.slice(0, 55)}-${hex}`;
+}
+
+export function jobDir(stateRoot: string, job: string): string {
+  if (!NAME_RE.test(job)) throw inputError(`invalid job id ${q(job)}`);
+  return `${stateRoot}/jobs/${job}`;
+}
+
+async function readEntry(stateRoot: string, job: string): Promise<JobEntry> {
+  const dir = jobDir(stateRoot, job);
+  const state = await RunState.open(dir, job);
+  const steps = STEPS.filter((s) => state.done(s));
+  const entry: JobEntry = {
+    job,
+    dir,
+    plan: state.get<Plan>("plan"),
+    steps,
+    stage: steps.at(-1) ?? "new",
+    finished: state.done("revoke"),
+  };
+  const id = state.get<string>("submit");
+  if (id) entry.slurmJob = id;
+  const waited = state.get<{ state: string }>("wait");
+  if (waited) entry.slurmState = waited.state;
+  const receipt = state.get<Receipt>("verify-receipt");
+  if (receipt) {
+    entry.receipt = receipt;
+    entry.exitCode = receipt.exit_code;
+  }
+  return entry;
+}
+
+/** Every job of the project, oldest first. */
+export async function listJobs(stateRoot: string): Promise<JobEntry[]> {
+  const root = `${stateRoot}/jobs`;
+  if (!(await exists(root))) return [];
+  const out: JobEntry[] = [];
+  for await (const e of Deno.readDir(root)) {
+    if (!e.isDirectory || !NAME_RE.test(e.name)) continue;
+    if (!(await exists(`${root}/${e.name}/state.json`))) continue;
+    out.push(await readEntry(stateRoot, e.name));
+  }
+  return out.sort((a, b) =>
+    (a.plan?.createdAt ?? "").localeCompare(b.plan?.createdAt ?? "") || a.job.localeCompare(b.job)
+  );
+}
+
+export async function showJob(stateRoot: string, job: string): Promise<JobEntry> {
+  const dir = jobDir(stateRoot, job);
+  if (!(await exists(`${dir}/state.json`))) {
+    throw inputError(`no job ${q(job)} in ${q(stateRoot)}`, {
+      hint: "see the project's jobs with 'sealbatch job list'",
+    });
+  }
+  return await readEntry(stateRoot, job);
+}
+
+/** The newest unfinished job of this spec and input, to resume. */
+export async function findResumable(
+  stateRoot: string,
+  spec: string,
+  input: string,
+): Promise<string | undefined> {
+  const jobs = await listJobs(stateRoot);
+  return jobs.filter((j) => !j.finished && j.plan?.spec === spec && j.plan.input === input)
+    .at(-1)?.job;
+}

@@ -1,0 +1,645 @@
+/**
+ * `sealbatch run`: one job from spec to results. Each step is recorded in
+ * the job's state directory (<project>/.sealbatch/jobs/<JOB>/, 0700) when it
+ * finishes, so a second run after an interruption continues where the first
+ * stopped: no second escrow, no second upload of a verified file, and a
+ * submitted job is waited for, never submitted again.
+ *
+ * The state directory holds the job's LUKS key (0600, wiped after revoke),
+ * the local containers (ciphertext) and the state file (hashes and ids only).
+ * The escrow credentials exist in memory and inside the encrypted run.sh; the
+ * key record (kms) keeps the wrapping tokens so they can be revoked.
+ */
+import type { JobSpec } from "../config/job_spec.ts";
+import type { SiteProfile } from "../config/site.ts";
+import type { PassphraseSource } from "../pgp/keys.ts";
+import { loadKey, sealDirectory } from "../luks/seal.ts";
+import { checkKey, openContainer, usableHeader } from "../luks/open.ts";
+import { Jobs } from "../luks/jobs.ts";
+import { isFreeTarget } from "../luks/tree.ts";
+import { buildImage } from "../image/build.ts";
+import { guardImageUpload } from "../image/guard.ts";
+import { writeImageKeyPair } from "../image/keys.ts";
+import type { Credentials, KeyMode } from "../kms/credentials.ts";
+import { credentialsOf, escrowJob, kvPathFor } from "../kms/escrow.ts";
+import { revokeJob } from "../kms/followup.ts";
+import { markJobStarted, readRecord, recordExists, recordPath } from "../kms/job_record.ts";
+import type { VaultClient } from "../kms/vault_client.ts";
+import { sealJob } from "../job/seal.ts";
+import { parseReceipt, type Receipt, verifyReceipt } from "../job/receipt.ts";
+import { renderSealbatchScript } from "../render/sealbatch.ts";
+import { sbatchArgs } from "../slurm/slurm.ts";
+import { onCleanup } from "../util/cleanup.ts";
+import { inputError, q, reason, SealbatchError } from "../util/errors.ts";
+import { readTextCapped, sha256File } from "../util/files.ts";
+import { wipeFile, wipeTree, writeSecretFile } from "../util/secret_file.ts";
+import { localUser } from "../util/user.ts";
+import type { Backend, JobResult } from "./backend.ts";
+import { RunState } from "./state.ts";
+
+export const STEPS = [
+  "plan",
+  "seal-input",
+  "prepare-output",
+  "image",
+  "escrow",
+  "seal-job",
+  "upload",
+  "submit",
+  "wait",
+  "fetch",
+  "verify-receipt",
+  "open-results",
+  "revoke",
+] as const;
+export type StepName = (typeof STEPS)[number];
+
+export interface RunEvent {
+  job: string;
+  step: StepName;
+  /** start/done/skipped frame a step; progress and note happen inside one. */
+  phase: "start" | "done" | "skipped" | "progress" | "note";
+  ms?: number;
+  detail?: string;
+  done?: number;
+  total?: number;
+}
+
+/** Runs `fn` when a slot is free (cohorts bound escrow and uploads with it). */
+export type Gate = <T>(fn: () => Promise<T>) => Promise<T>;
+
+export interface RunInput {
+  spec: JobSpec;
+  site: SiteProfile | undefined;
+  backend: Backend;
+  vault: VaultClient;
+  /** <project>/.sealbatch/jobs/<JOB> */
+  stateDir: string;
+  dryRun: boolean;
+  signKey: string;
+  passphrase?: PassphraseSource;
+  /** The node's armored public key file. */
+  nodePublicKey: string;
+  nodeCommand: string[];
+  onEvent?: (e: RunEvent) => void;
+  /** Default: the state directory's name. */
+  jobId?: string;
+  /** HPC account the job runs as (default: the site user, else the local user). */
+  user?: string;
+  /** Bounds the steps up to the submission (cohorts). */
+  gate?: Gate;
+}
+
+export interface StepSummary {
+  name: StepName;
+  ms: number;
+  /** Finished in an earlier, interrupted run. */
+  resumed: boolean;
+  protection: string;
+}
+
+export interface FileSummary {
+  name: string;
+  bytes: number;
+  sha256: string;
+  /** Already on the site with the same SHA-256: not sent again. */
+  skipped: boolean;
+}
+
+export interface RunSummary {
+  job: string;
+  stateDir: string;
+  dryRun: boolean;
+  steps: StepSummary[];
+  uploads: FileSummary[];
+  /** Remote checks (dry run). */
+  checks?: string[];
+  /** What would be submitted (dry run). */
+  wouldSubmit?: string;
+  slurmJob?: string;
+  /** Slurm's terminal state. */
+  state?: string;
+  /** Exit status of the job's command, from the signed receipt. */
+  exitCode?: number;
+  receipt?: Receipt;
+  outputs?: string;
+  /** The job's stderr (from inside the results container) when the command failed. */
+  stderr?: string;
+}
+
+interface SealedJob {
+  nonce: string;
+  notAfter: string;
+  signer: string;
+  node: string;
+}
+
+interface Fetched {
+  receipt: string;
+  signature: string;
+  results: { path: string; sha256: string; bytes: number } | null;
+}
+
+const RESULTS = "output.results.img";
+const MAX_STDERR_SHOWN = 64 * 1024;
+
+function protections(o: {
+  image: boolean;
+  keyMode: KeyMode;
+  wrapTtlMs: number;
+  backend: Backend;
+  site: boolean;
+  partition: string | undefined;
+}): Record<StepName, string> {
+  return {
+    "plan": "state directory 0700, files 0600",
+    "seal-input": "LUKS2 container, random 64-byte key kept 0600 in the state directory",
+    "prepare-output": "empty LUKS2 container under the same key",
+    "image": o.image ? "encrypted SIF, checked before upload" : "no image",
+    "escrow": `Vault, ${o.keyMode}: single-use wrapped credentials, valid ${
+      Math.round(o.wrapTtlMs / 3_600_000)
+    }h`,
+    "seal-job": "OpenPGP: encrypted to the node key, signed; manifest with nonce, expiry, hashes",
+    "upload": `${o.site ? "SSH, host key checked; " : `${o.backend.label}: `}` +
+      "each file verified by size and SHA-256",
+    "submit": o.partition ? `sbatch -p ${o.partition}` : o.backend.label,
+    "wait": "the Slurm log carries progress lines only",
+    "fetch": "verified by size and SHA-256",
+    "verify-receipt": "signature by the node key; job id, nonce and results hash must match",
+    "open-results": "decrypted on this machine only",
+    "revoke": "Vault secrets deleted, unused credentials spent, local keys wiped",
+  };
+}
+
+async function removeIfExists(...paths: string[]): Promise<void> {
+  for (const p of paths) await Deno.remove(p).catch(() => {});
+}
+
+/** A hard link when possible (same file system), else a copy. */
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  await removeIfExists(to);
+  try {
+    await Deno.link(from, to);
+  } catch {
+    await Deno.copyFile(from, to);
+  }
+}
+
+async function fileSummary(path: string, skipped: boolean): Promise<FileSummary> {
+  const info = await Deno.stat(path);
+  return {
+    name: path.slice(path.lastIndexOf("/") + 1),
+    bytes: info.size,
+    sha256: await sha256File(path),
+    skipped,
+  };
+}
+
+function dirname(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
+}
+
+export async function runJob(input: RunInput): Promise<RunSummary> {
+  const { spec, backend, vault } = input;
+  const dir = input.stateDir.replace(/\/+$/, "");
+  const job = input.jobId ?? dir.slice(dir.lastIndexOf("/") + 1);
+  const project = dirname(dirname(dir)); // <project>/.sealbatch
+  const user = input.user ?? input.site?.ssh.user ?? localUser();
+  const keyMode: KeyMode = input.site?.vault.keyMode ?? "job-scoped";
+  const wrapTtlMs = input.site?.vault.wrapTtlMs ?? 72 * 3_600_000;
+  const mount = input.site?.vault.mount ?? "secret";
+  const gate: Gate = input.gate ?? ((fn) => fn());
+  const emit = (e: Omit<RunEvent, "job">) => input.onEvent?.({ job, ...e });
+  if (input.site && input.site.node.flavour !== "sealbatch") {
+    throw inputError(
+      `site ${
+        q(input.site.name)
+      } uses the reference node flavour; sealbatch run drives the sealbatch flavour`,
+      {
+        hint: "seal reference-flavour jobs with 'sealbatch job seal' and the site's own templates",
+      },
+    );
+  }
+
+  const f = {
+    input: `${dir}/input.img`,
+    output: `${dir}/output.img`,
+    image: `${dir}/image.sif`,
+    keys: `${dir}/keys`,
+    luksKey: `${dir}/keys/luks.key`,
+    run: `${dir}/run.sh`,
+    sig: `${dir}/run.sh.sig`,
+    results: `${dir}/results`,
+  };
+  const state = await RunState.open(dir, job);
+  await Deno.chmod(dir, 0o700);
+  await Deno.chmod(dirname(dir), 0o700).catch(() => {});
+  await Deno.chmod(project, 0o700).catch(() => {});
+  const protect = protections({
+    image: spec.image.kind !== "none",
+    keyMode,
+    wrapTtlMs,
+    backend,
+    site: input.site !== undefined,
+    partition: input.site?.slurm.partition,
+  });
+
+  const step = async <T>(name: StepName, fn: () => Promise<T>): Promise<T> => {
+    if (state.done(name)) {
+      emit({ step: name, phase: "skipped", detail: "done in an earlier run" });
+      return state.step(name, fn);
+    }
+    emit({ step: name, phase: "start" });
+    const t0 = performance.now();
+    const value = await state.step(name, fn);
+    emit({ step: name, phase: "done", ms: performance.now() - t0 });
+    return value;
+  };
+  const summary = (extra: Partial<RunSummary>): RunSummary => ({
+    job,
+    stateDir: dir,
+    dryRun: input.dryRun,
+    steps: state.timings().map((t) => ({
+      name: t.name as StepName,
+      ms: t.ms,
+      resumed: t.resumed,
+      protection: protect[t.name as StepName] ?? "",
+    })),
+    uploads: [],
+    ...extra,
+  });
+
+  // Refusals first: nothing is sealed for a job whose results have nowhere to go.
+  if (!state.done("open-results") && !(await isFreeTarget(spec.outputs))) {
+    throw inputError(
+      `cannot run ${q(spec.name)}: outputs directory ${q(spec.outputs)} is not empty`,
+      {
+        hint: "move the earlier results away, or set outputs: in the job spec to a new directory",
+      },
+    );
+  }
+  await step("plan", () =>
+    Promise.resolve({
+      spec: spec.path,
+      name: spec.name,
+      input: spec.input.path,
+      outputs: spec.outputs,
+      createdAt: new Date().toISOString(),
+    }));
+
+  const imageKeyPath = await gate(() => localSteps());
+  async function localSteps(): Promise<string | undefined> {
+    await step("seal-input", async () => {
+      await Deno.mkdir(f.keys, { recursive: true, mode: 0o700 });
+      await Deno.chmod(f.keys, 0o700);
+      // What an interrupted attempt left behind is redone: it was never recorded.
+      await removeIfExists(f.input);
+      await wipeFile(f.luksKey);
+      if (spec.input.kind === "dir") {
+        await sealDirectory({
+          source: spec.input.path,
+          out: f.input,
+          key: { path: f.luksKey, create: true },
+          size: "auto",
+          headroom: { mib: 8 },
+          revealNames: true,
+          onPhase: (p) => emit({ step: "seal-input", phase: "note", detail: p }),
+        });
+      } else {
+        // A given container must open with the given key before it goes anywhere.
+        const key = await loadKey(spec.input.key);
+        await using jobs = new Jobs();
+        await checkKey(jobs, spec.input.path, await usableHeader(spec.input.path), key);
+        await writeSecretFile(f.luksKey, key);
+        await linkOrCopy(spec.input.path, f.input);
+      }
+      return await fileSummary(f.input, false);
+    });
+    await step("prepare-output", async () => {
+      await removeIfExists(f.output);
+      const empty = await Deno.makeTempDir({ prefix: "sealbatch-empty-" });
+      try {
+        await sealDirectory({
+          source: empty,
+          out: f.output,
+          key: { path: f.luksKey, create: false },
+          size: spec.outputSize,
+          revealNames: true,
+        });
+      } finally {
+        await Deno.remove(empty, { recursive: true }).catch(() => {});
+      }
+      return await fileSummary(f.output, false);
+    });
+    const image = await step("image", async () => {
+      const img = spec.image;
+      if (img.kind === "none") return { kind: "none" as const };
+      await removeIfExists(f.image);
+      let key: string | undefined;
+      if (img.kind === "definition") {
+        await wipeFile(`${f.keys}/rsa_pri.pem`);
+        await removeIfExists(`${f.keys}/rsa_pub.pem`);
+        const pair = await writeImageKeyPair(f.keys);
+        key = pair.privateKey;
+        await buildImage({
+          definition: img.path,
+          publicKey: pair.publicKey,
+          out: f.image,
+          stream: false,
+          onLine: (line) => emit({ step: "image", phase: "note", detail: line }),
+        });
+      } else {
+        key = img.key;
+        await guardImageUpload(img.path, {
+          ...(key ? { privateKey: key } : {}),
+          ...(img.encrypted ? {} : { allowUnencrypted: true }),
+        });
+        await linkOrCopy(img.path, f.image);
+      }
+      return { kind: "sif" as const, key, ...(await fileSummary(f.image, false)) };
+    });
+    return image.kind === "sif" ? image.key : undefined;
+  }
+
+  const files = [f.input, f.output, ...(spec.image.kind !== "none" ? [f.image] : []), f.sig, f.run];
+  const remoteDir = backend.jobDir(job);
+
+  if (input.dryRun) return await dryRun();
+
+  // Ctrl-C before the job is submitted: the credentials this run created are revoked.
+  let armed = !state.done("submit");
+  const disarm = onCleanup(async () => {
+    if (armed) await withdrawEscrow();
+  });
+  let slurmJob: string;
+  try {
+    slurmJob = await gate(async () => {
+      await step("escrow", async () => {
+        // Killed after Vault answered but before the state was saved: the record is the truth.
+        if (await recordExists(project, job)) {
+          const record = await readRecord(project, job);
+          if (!record.revoked_at) return { record: recordPath(project, job) };
+          await Deno.rename(recordPath(project, job), `${dir}/keys.revoked.json`);
+        }
+        const keys = [{ name: "luks", file: f.luksKey }];
+        if (imageKeyPath) keys.push({ name: "image", file: imageKeyPath });
+        const r = await escrowJob(vault, {
+          job,
+          user,
+          keys,
+          mode: keyMode,
+          ...(input.site?.vault.referencePolicy
+            ? { policy: input.site.vault.referencePolicy }
+            : {}),
+          wrapTtlMs,
+          mount,
+          stateDir: project,
+        });
+        return { record: r.recordPath, expiresAt: r.record.expires_at };
+      });
+      const credentials = credentialsOf(await readRecord(project, job));
+      await step("seal-job", () => sealRun(credentials, dir));
+      const uploads = await step("upload", () => uploadAll());
+      for (const u of uploads) {
+        emit({
+          step: "upload",
+          phase: "note",
+          detail: `${u.name}: ${u.skipped ? "already there, verified" : "sent, verified"}`,
+        });
+      }
+      return await step("submit", () => backend.submit(remoteDir, spec.resources, job));
+    });
+  } finally {
+    // Only an interruption withdraws the escrow; after an error a second run resumes.
+    armed = false;
+    await disarm();
+  }
+
+  let result: JobResult;
+  // Ctrl-C while waiting leaves the job running on the site; say how to come back.
+  let waiting = true;
+  const waitHint = onCleanup(() => {
+    if (waiting) {
+      emit({
+        step: "wait",
+        phase: "note",
+        detail:
+          `job ${job} keeps running (Slurm ${slurmJob}); run the same command again to resume`,
+      });
+    }
+  });
+  try {
+    result = await step("wait", () =>
+      backend.wait(slurmJob, (s) => {
+        emit({ step: "wait", phase: "progress", detail: s });
+        if (s === "RUNNING") markJobStarted(project, job).catch(() => {});
+      }));
+    waiting = false;
+    await waitHint();
+    const sealed = state.get<SealedJob>("seal-job")!;
+    const fetched = await step("fetch", () => fetchResults(slurmJob, result));
+    const receipt = await step("verify-receipt", async () =>
+      verifyReceipt({
+        receipt: new TextEncoder().encode(fetched.receipt),
+        signature: fetched.signature,
+        nodePublicKey: await readTextCapped(input.nodePublicKey, 1 << 20, "node public key"),
+        expect: {
+          job,
+          nonce: sealed.nonce,
+          ...(fetched.results ? { resultsSha256: fetched.results.sha256 } : {}),
+        },
+      }));
+    if (fetched.results) {
+      await step("open-results", async () => {
+        await Deno.mkdir(dirname(spec.outputs), { recursive: true });
+        const r = await openContainer({
+          image: `${f.results}/${RESULTS}`,
+          keyPath: f.luksKey,
+          out: spec.outputs,
+          force: false,
+          revealNames: true,
+        });
+        return { out: r.out, files: r.files, bytes: r.bytes };
+      });
+    }
+    await step("revoke", async () => {
+      const r = await revokeJob(vault, project, await readRecord(project, job));
+      await wipeTree(f.keys);
+      await removeIfExists(f.input, f.output, f.image, `${f.results}/${RESULTS}`);
+      return r;
+    });
+    const stderr = receipt.exit_code !== 0 && fetched.results
+      ? await readTextCapped(`${spec.outputs}/job.stderr`, MAX_STDERR_SHOWN, "job stderr")
+        .catch(() => undefined)
+      : undefined;
+    return summary({
+      slurmJob,
+      state: result.state,
+      exitCode: receipt.exit_code,
+      receipt,
+      uploads: state.get<FileSummary[]>("upload") ?? [],
+      ...(fetched.results ? { outputs: spec.outputs } : {}),
+      ...(stderr !== undefined ? { stderr } : {}),
+    });
+  } catch (err) {
+    waiting = false;
+    await waitHint();
+    // The job has ended (or was given up on): its keys are not needed in Vault any more.
+    // Local keys stay so that a second run can still fetch and open the results.
+    if (state.done("wait") && !state.done("revoke") && (await recordExists(project, job))) {
+      await revokeJob(vault, project, await readRecord(project, job)).catch(() => {});
+    }
+    throw err;
+  }
+
+  async function sealRun(credentials: Credentials, outDir: string): Promise<SealedJob> {
+    await removeIfExists(`${outDir}/run.sh`, `${outDir}/run.sh.sig`);
+    const script = renderSealbatchScript({
+      nodeCommand: input.nodeCommand,
+      credentials,
+      command: spec.command,
+      ...(spec.image.kind !== "none" ? { image: { file: "image.sif" as const } } : {}),
+      input: "input.img",
+      output: "output.img",
+      results: RESULTS,
+    });
+    const out = await sealJob({
+      command: { text: script },
+      nodeKey: input.nodePublicKey,
+      signKey: input.signKey,
+      ...(input.passphrase ? { passphrase: input.passphrase } : {}),
+      outDir,
+      user,
+      expiresMs: wrapTtlMs,
+      inputs: files.slice(0, -2),
+      results: RESULTS,
+      jobId: job,
+    });
+    return {
+      nonce: out.manifest.nonce,
+      notAfter: out.manifest.not_after,
+      signer: out.signer,
+      node: out.node,
+    };
+  }
+
+  async function uploadAll(): Promise<FileSummary[]> {
+    const out: FileSummary[] = [];
+    // run.sh last: a job directory with a run.sh is complete.
+    for (const file of files) {
+      const name = file.slice(file.lastIndexOf("/") + 1);
+      const r = await backend.upload(
+        file,
+        remoteDir,
+        (done, total) => emit({ step: "upload", phase: "progress", detail: name, done, total }),
+      );
+      out.push({ name, bytes: r.bytes, sha256: r.sha256, skipped: r.skipped });
+    }
+    return out;
+  }
+
+  async function fetchResults(id: string, result: JobResult): Promise<Fetched> {
+    await Deno.mkdir(f.results, { recursive: true, mode: 0o700 });
+    const get = async (name: string) => {
+      const local = `${f.results}/${name}`;
+      await backend.download(`${remoteDir}/${name}`, local);
+      return local;
+    };
+    // The Slurm log holds progress lines only; kept for `job show`.
+    await get(`slurm-${id}.out`).catch(() => {});
+    let receiptPath: string, sigPath: string;
+    try {
+      receiptPath = await get("receipt.json");
+      sigPath = await get("receipt.json.sig");
+    } catch (err) {
+      throw new SealbatchError(
+        "job",
+        `job ${job} (Slurm ${id}) ended ${result.state} without a receipt: ${reason(err)}`,
+        { hint: `the node did not finish the job; see ${remoteDir}/slurm-${id}.out` },
+      );
+    }
+    const receipt = await readTextCapped(receiptPath, 16 * 1024, "receipt");
+    const signature = await readTextCapped(sigPath, 64 * 1024, "receipt signature");
+    // Which file to fetch is read from the still unverified receipt; its signature and the
+    // hash of what was fetched are checked in the next step.
+    const claimed = parseReceipt(new TextEncoder().encode(receipt)).results;
+    if (claimed === null) return { receipt, signature, results: null };
+    if (claimed.path !== RESULTS) {
+      throw new SealbatchError("refused", `the receipt names results ${q(claimed.path)}`);
+    }
+    const got = await backend.download(`${remoteDir}/${RESULTS}`, `${f.results}/${RESULTS}`);
+    return { receipt, signature, results: { path: RESULTS, ...got } };
+  }
+
+  /** Undo escrow after an interruption before submission (the sealed run.sh embeds it). */
+  async function withdrawEscrow(): Promise<void> {
+    if (!(await recordExists(project, job))) return;
+    const record = await readRecord(project, job);
+    await revokeJob(vault, project, record);
+    await Deno.rename(recordPath(project, job), `${dir}/keys.revoked.json`);
+    await removeIfExists(f.run, f.sig);
+    for (const s of ["escrow", "seal-job", "upload"]) await state.forget(s);
+  }
+
+  async function dryRun(): Promise<RunSummary> {
+    emit({ step: "escrow", phase: "skipped", detail: "dry run: nothing escrowed in Vault" });
+    const tmp = await Deno.makeTempDir({ prefix: "sealbatch-dry-run-" });
+    try {
+      const placeholder: Credentials = {
+        v: 1,
+        kind: "sealbatch-credentials",
+        mode: keyMode,
+        job,
+        user,
+        vault_addr: vault.addr,
+        expires_at: new Date(Date.now() + wrapTtlMs).toISOString(),
+        keys: (spec.image.kind === "none" ? ["luks"] : ["luks", "image"]).map((name) => ({
+          name,
+          path: `${mount}/data/${kvPathFor(keyMode, user, job, name)}`,
+          token: "hvs.dry-run-placeholder",
+        })),
+      };
+      emit({ step: "seal-job", phase: "start" });
+      await sealRun(placeholder, tmp);
+      emit({
+        step: "seal-job",
+        phase: "done",
+        detail: "dry run: sealed with placeholder credentials",
+      });
+      const checks = await backend.check();
+      for (const line of checks) emit({ step: "upload", phase: "note", detail: line });
+      const uploads: FileSummary[] = [];
+      for (const file of files) {
+        const local = file === f.run || file === f.sig
+          ? `${tmp}/${file.slice(dir.length + 1)}`
+          : file;
+        uploads.push(await fileSummary(local, false));
+      }
+      const wouldSubmit = input.site
+        ? [
+          input.site.slurm.programs.sbatch,
+          ...sbatchArgs(
+            {
+              partition: input.site.slurm.partition,
+              exclusive: input.site.slurm.exclusive,
+              programs: {},
+              resources: { ...input.site.slurm.defaults, ...spec.resources },
+            },
+            `${remoteDir}/run.sh`,
+            { jobName: job, output: `${remoteDir}/slurm-%j.out` },
+          ),
+        ].join(" ")
+        : `${backend.label}: ${remoteDir}/run.sh`;
+      return summary({ uploads, checks, wouldSubmit });
+    } finally {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    }
+  }
+}
+
+/** A readable one-liner of a finished job, for tables and notes. */
+export function outcomeText(s: RunSummary): string {
+  if (s.dryRun) return "dry run";
+  if (s.exitCode === undefined) return s.state ?? "unknown";
+  return s.exitCode === 0 ? "COMPLETED" : `FAILED (exit ${s.exitCode})`;
+}

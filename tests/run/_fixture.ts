@@ -1,0 +1,192 @@
+/**
+ * A project for `sealbatch run` against the real local test site (sshd +
+ * Slurm + the node side, scripts/test-site.sh) and the Vault-compatible
+ * development server (the project's Vault stand-in, plain HTTP on loopback so
+ * the node reaches it without a CA). The input is the project's Shepp-Logan
+ * k-space sample; the job is the tutorial's `bart fft -u -i 3`.
+ */
+import { type DevServer, startDevServer } from "../../src/kms/dev_server.ts";
+import { VaultClient } from "../../src/kms/vault_client.ts";
+import { writeSheppLoganSample } from "../../src/sample/shepp_logan.ts";
+import { exec, hasProgram } from "../../src/util/exec.ts";
+import { type CliResult, ROOT, tempDir } from "../_helpers/cli.ts";
+import { SITE_SKIP, type SiteEnv, siteEnv } from "../remote/_site.ts";
+
+export const BART_COMMAND = "bart fft -u -i 3 {input}/shepp_logan {output}/output_fft";
+
+/** Why the end-to-end tests cannot run here, or false. */
+export const E2E_SKIP: string | false = SITE_SKIP ||
+  (!(await hasProgram("bart")) && "bart is not installed") ||
+  (!(await exists("/usr/local/bin/sealbatch")) &&
+    "the test site has no user-runnable node sealbatch (/usr/local/bin/sealbatch)");
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface Project {
+  dir: string;
+  spec: string;
+  profile: string;
+  site: SiteEnv;
+  vault: DevServer;
+  env: Record<string, string>;
+  /** A root client of the Vault stand-in. */
+  client(): Promise<VaultClient>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export interface ProjectOptions {
+  command?: string;
+  /** Extra lines for the job spec. */
+  specExtra?: string;
+  /** Input directories to create (name -> files); default one "input" with the sample. */
+  inputs?: string[];
+}
+
+export async function makeProject(opts: ProjectOptions = {}): Promise<Project> {
+  const site = await siteEnv();
+  const tmp = await tempDir("sealbatch-run");
+  const dir = tmp.path;
+  const vault = await startDevServer({ hostname: "127.0.0.1", port: 0, rootToken: "root-run" });
+  const clients: VaultClient[] = [];
+  for (const name of opts.inputs ?? ["input"]) {
+    await Deno.mkdir(`${dir}/${name}`, { recursive: true });
+    await writeSheppLoganSample(`${dir}/${name}`);
+  }
+  const spec = `${dir}/job.yaml`;
+  await Deno.writeTextFile(
+    spec,
+    `name: bart-fft
+input: input
+command: ${JSON.stringify(opts.command ?? BART_COMMAND)}
+outputs: results
+output_size: 16M
+resources:
+  time: "00:10:00"
+${opts.specExtra ?? ""}`,
+  );
+  const profile = `${dir}/site.yaml`;
+  await Deno.writeTextFile(
+    profile,
+    `name: testsite
+sign_key: ${site.SITE_USER_SECKEY}
+ssh:
+  login: { host: ${site.SITE_HOST}, port: ${site.SITE_PORT} }
+  user: ${site.SITE_USER}
+  identity: ${site.SITE_IDENTITY}
+  known_hosts: ${site.SITE_KNOWN_HOSTS}
+remote:
+  base_dir: ${site.SITE_REMOTE_DIR}
+vault:
+  addr: ${vault.addr}
+  wrap_ttl: 1h
+node:
+  public_key: ${site.SITE_NODE_PUBKEY}
+  command: [/usr/local/bin/sealbatch]
+slurm:
+  partition: secure
+  exclusive: true
+`,
+  );
+  return {
+    dir,
+    spec,
+    profile,
+    site,
+    vault,
+    env: { VAULT_TOKEN: "root-run" },
+    client: async () => {
+      const c = await VaultClient.connect({ addr: vault.addr }, "root-run");
+      clients.push(c);
+      return c;
+    },
+    [Symbol.asyncDispose]: async () => {
+      for (const c of clients) c.close();
+      await vault.shutdown();
+      await tmp[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** `deno run -P=sealbatch main.ts ...` in the project, streaming stderr to `onLine`. */
+export async function runIn(
+  project: Project,
+  args: string[],
+  onLine?: (line: string, child: Deno.ChildProcess) => void,
+): Promise<CliResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-q",
+      "-P=sealbatch",
+      "--config",
+      `${ROOT}/deno.json`,
+      `${ROOT}/main.ts`,
+      ...args,
+    ],
+    cwd: project.dir,
+    env: { NO_COLOR: "1", ...project.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = new Response(child.stdout).text();
+  let stderr = "";
+  let buffered = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stderr) {
+    const text = decoder.decode(chunk, { stream: true });
+    stderr += text;
+    buffered += text;
+    let nl: number;
+    while ((nl = buffered.indexOf("\n")) >= 0) {
+      onLine?.(buffered.slice(0, nl), child);
+      buffered = buffered.slice(nl + 1);
+    }
+  }
+  const status = await child.status;
+  return { code: status.code, stdout: await stdout, stderr };
+}
+
+/** A command as the site user, over the site's sshd (what anybody on the shared side sees). */
+export async function remote(site: SiteEnv, command: string): Promise<string> {
+  const r = await exec("ssh", [
+    "-F",
+    "/dev/null",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    `UserKnownHostsFile=${site.SITE_KNOWN_HOSTS}`,
+    "-i",
+    site.SITE_IDENTITY!,
+    "-p",
+    site.SITE_PORT!,
+    `${site.SITE_USER}@${site.SITE_HOST}`,
+    command,
+  ], { okCodes: [0, 1] });
+  return r.text;
+}
+
+/** bart run directly on the sample: the reference outputs. */
+export async function bartReference(dir: string): Promise<{ cfl: Uint8Array; hdr: string }> {
+  await Deno.mkdir(`${dir}/ref`, { recursive: true });
+  await writeSheppLoganSample(`${dir}/ref`);
+  await exec("bart", ["fft", "-u", "-i", "3", `${dir}/ref/shepp_logan`, `${dir}/ref/output_fft`]);
+  return {
+    cfl: await Deno.readFile(`${dir}/ref/output_fft.cfl`),
+    hdr: await Deno.readTextFile(`${dir}/ref/output_fft.hdr`),
+  };
+}
+
+/** The job id `sealbatch run` printed ("job NAME-xxxxxxxx on ..."). */
+export function jobIdOf(stderr: string): string {
+  const m = /^job (\S+) on /m.exec(stderr);
+  if (!m) throw new Error(`no job id in:\n${stderr}`);
+  return m[1]!;
+}
