@@ -1,59 +1,50 @@
 #!/usr/bin/env bash
-# Smoke demo of the sealed job envelope, on this machine, outside Slurm:
-# keys for a user and a node, `job seal` on a small script, then the node side
-# (`node decrypt-and-execute`) verifies, decrypts and runs it; a second run of
-# the same job is refused as a replay. Everything lives in a temporary
-# directory that is removed at the end.
+# The first command after `git clone`: installs what is missing and runs
+# `sealbatch demo`, the reference tutorial end to end on this machine
+# (development Vault, a local directory standing in for the shared file
+# system, the node side run as Slurm would run it). No HPC account needed.
+#
+#   scripts/demo.sh                    # demo in ./sealbatch-demo
+#   scripts/demo.sh --dir /tmp/demo    # any option of `sealbatch demo`
+#   scripts/demo.sh --site test        # against the local test site (scripts/test-site.sh up)
+#
+# Installs: Deno (pinned, from the npm registry, into ./node_modules) and, when
+# run as root, the Debian packages (bart, cryptsetup-bin, e2fsprogs, gnupg, ...).
 set -euo pipefail
+here=$PWD
 cd "$(dirname "$0")/.."
+
+if ! command -v npm >/dev/null && [ ! -x node_modules/.bin/deno ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "demo: installing npm (to fetch Deno)" >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >&2
+  else
+    echo "demo: npm is missing; install it (Debian: sudo apt-get install npm) and run again" >&2
+    exit 1
+  fi
+fi
 deno=$(bash scripts/bootstrap.sh)
-sb() { "$deno" run -q -P=sealbatch main.ts "$@"; }
-step() {
-  if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi
-}
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-account=$(id -un)
+# The node side keeps job keys on memory-backed storage only. Login sessions
+# have $XDG_RUNTIME_DIR; a root shell in a container may have none, so mount
+# a private tmpfs for the demo's lifetime.
+memory_backed() { [ -n "${1:-}" ] && [ -d "$1" ] && [[ "$(stat -f -c %T "$1")" =~ ^(tmpfs|ramfs)$ ]]; }
+if ! memory_backed "${XDG_RUNTIME_DIR:-}" && ! memory_backed "/run/user/$(id -u)"; then
+  if [ "$(id -u)" = 0 ]; then
+    runtime=$(mktemp -d)
+    if mount -t tmpfs -o size=1g,mode=700 sealbatch-demo "$runtime" 2>/dev/null; then
+      trap 'umount "$runtime" 2>/dev/null; rmdir "$runtime"' EXIT
+      export XDG_RUNTIME_DIR=$runtime
+    else
+      rmdir "$runtime"
+    fi
+  fi
+fi
 
-step "keys: a user key (signs jobs) and a node key (decrypts them)"
-sb keygen --kind user --name alice --email alice@example.org --out "$tmp/client" </dev/null
-sb keygen --kind node --name node01 --email root@node01.example.org --out "$tmp/node" </dev/null
-
-step "node setup: the user's public key registered for account $account"
-mkdir -p "$tmp/node/signers" "$tmp/node/work"
-chmod 700 "$tmp/node/work"
-cp "$tmp/client/alice.pub.asc" "$tmp/node/signers/$account.asc"
-cat >"$tmp/node/node.yaml" <<YAML
-node_key: node01.sec.asc
-signers_dir: signers
-state_dir: state
-work_dir: work
-YAML
-
-step "client: seal a small job"
-cat >"$tmp/command.sh" <<'SH'
-#!/bin/bash
-echo "hello from the sealed job, running as $(id -un) on $(hostname)"
-echo "private work dir: $SEALBATCH_WORK_DIR"
-SH
-sb job seal --command "$tmp/command.sh" --node-key "$tmp/node/node01.pub.asc" \
-  --sign-key "$tmp/client/alice.sec.asc" --out "$tmp/job" --user "$account" --expires 1h
-echo "--- run.sh (what Slurm would run):"
-head -n 5 "$tmp/job/run.sh"
-echo "..."
-tail -n 2 "$tmp/job/run.sh"
-echo
-
-step "node: decrypt-and-execute (bash feeds the here-document on stdin)"
-message() { sed -n '/^-----BEGIN PGP MESSAGE-----/,/^-----END PGP MESSAGE-----/p' "$tmp/job/run.sh"; }
-message | sb node decrypt-and-execute --config "$tmp/node/node.yaml" --script "$tmp/job/run.sh"
-
-step "node: the same job again is refused (replay), exit status 4"
-set +e
-message | sb node decrypt-and-execute --config "$tmp/node/node.yaml" --script "$tmp/job/run.sh"
-status=$?
-set -e
-echo "exit status: $status"
-[ "$status" = 4 ]
-step "done; temporary files removed"
+# `sealbatch demo` writes into ./sealbatch-demo of the directory this script was started from.
+args=("$@")
+if [[ " ${args[*]} " != *" --dir "* && " ${args[*]} " != *" --dir="* ]]; then
+  args=(--dir "$here/sealbatch-demo" "${args[@]}")
+fi
+PATH="$PWD/node_modules/.bin:$PATH" "$deno" task -q sealbatch demo "${args[@]}"
