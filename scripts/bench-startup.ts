@@ -5,7 +5,7 @@
  *
  *   deno task bundle && deno run -P=test scripts/bench-startup.ts [runs]
  */
-import { permissionFlags } from "./permissions.ts";
+import { permissionFlags } from "../src/util/permissions.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();

@@ -1,6 +1,6 @@
 /**
  * Builds the shipped artifacts from main.ts with the permission flags of
- * scripts/permissions.ts (never --allow-all):
+ * src/util/permissions.ts (never --allow-all):
  *
  *   deno task compile   -> dist/sealbatch     (deno compile; needs Deno's denort runtime)
  *   deno task bundle    -> dist/sealbatch.js  (deno bundle; one file, same module graph)
@@ -15,7 +15,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { exec } from "../src/util/exec.ts";
 import { reason, SealbatchError } from "../src/util/errors.ts";
 import { formatError } from "../src/cli/output.ts";
-import { permissionFlags } from "./permissions.ts";
+import { permissionFlags } from "../src/util/permissions.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
@@ -25,6 +25,28 @@ const PROBE_MS = 5000;
 function env(name: string): string | undefined {
   const value = Deno.env.get(name);
   return value === undefined || value === "" ? undefined : value;
+}
+
+/**
+ * Deno fetches esbuild (bundle) and npm packages itself; behind a site's TLS proxy it needs
+ * the same trust and proxy settings as this process, which exec() does not pass by default.
+ */
+const NETWORK_ENV = [
+  "DENO_CERT",
+  "DENO_TLS_CA_STORE",
+  "NODE_EXTRA_CA_CERTS",
+  "HTTPS_PROXY",
+  "HTTP_PROXY",
+  "NO_PROXY",
+];
+
+function networkEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of NETWORK_ENV) {
+    const value = env(name);
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }
 
 function buildError(message: string, hint?: string): SealbatchError {
@@ -110,7 +132,7 @@ async function compile(dist: string): Promise<void> {
       "-o",
       tmp,
       `${ROOT}/main.ts`,
-    ], { env: source.env, what: "cannot compile sealbatch" });
+    ], { env: { ...networkEnv(), ...source.env }, what: "cannot compile sealbatch" });
     await smokeTest(tmp, [], "binary");
     await place(tmp, `${dist}/sealbatch`, `denort from ${source.from}`);
   } finally {
@@ -132,9 +154,9 @@ async function bundle(dist: string): Promise<void> {
       "-o",
       tmp,
       `${ROOT}/main.ts`,
-    ], { what: "cannot bundle sealbatch" });
+    ], { env: networkEnv(), what: "cannot bundle sealbatch" });
     await smokeTest(DENO, ["run", "-q", "--no-config", ...permissionFlags(), tmp], "bundle");
-    await place(tmp, `${dist}/sealbatch.js`, "run it with the flags of scripts/permissions.ts");
+    await place(tmp, `${dist}/sealbatch.js`, "run it with the flags of src/util/permissions.ts");
   } finally {
     await Deno.remove(tmp).catch(() => {});
   }

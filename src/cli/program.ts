@@ -16,6 +16,8 @@ import { keysCommand } from "./keys.ts";
 import { kmsCommand } from "./kms.ts";
 import { dataCommand } from "./data.ts";
 import { remoteCommand } from "./remote.ts";
+import { runCommand } from "./run.ts";
+import { demoCommand } from "./demo.ts";
 
 export const VERSION: string = denoJson.version;
 
@@ -47,5 +49,7 @@ export function buildProgram(): Command {
   program.addCommand(kmsCommand());
   program.addCommand(dataCommand());
   program.addCommand(remoteCommand());
+  program.addCommand(runCommand());
+  program.addCommand(demoCommand());
   return program;
 }

@@ -10,16 +10,19 @@ let nextId = 1;
 let installed = false;
 let interrupted: Deno.Signal | undefined;
 
+/** Cleanups started by either path, so neither exits while the other is still wiping. */
+const running = new Map<number, Promise<unknown>>();
+
 async function runAll(): Promise<void> {
-  const tasks = [...pending.values()].reverse();
+  const tasks = [...pending.entries()].reverse();
   pending.clear();
-  for (const task of tasks) {
-    try {
-      await task();
-    } catch {
-      // Best effort: one failing cleanup must not stop the others.
-    }
+  let chain: Promise<unknown> = Promise.resolve();
+  for (const [id, task] of tasks) {
+    // Best effort: one failing cleanup must not stop the others.
+    chain = chain.then(task).catch(() => {});
+    running.set(id, chain);
   }
+  await Promise.allSettled([chain, ...running.values()]);
 }
 
 function install(): void {
@@ -46,8 +49,17 @@ export function onCleanup(task: Cleanup): () => Promise<void> {
   const id = nextId++;
   pending.set(id, task);
   return async () => {
-    if (!pending.delete(id)) return;
-    await task();
+    if (!pending.delete(id)) {
+      await running.get(id);
+      return;
+    }
+    const run = Promise.resolve().then(task);
+    running.set(id, run.catch(() => {}));
+    try {
+      await run;
+    } finally {
+      running.delete(id);
+    }
   };
 }
 

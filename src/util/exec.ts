@@ -28,6 +28,12 @@ export interface ExecOptions {
   /** Error kind for a non-zero exit (default "tool"). */
   kind?: ErrorKind;
   signal?: AbortSignal;
+  /**
+   * Start the child in its own process group; `signal` then sends SIGTERM to
+   * the whole group, as Slurm's cancel does to a batch step (so a grandchild
+   * holding the output pipes cannot keep the call waiting).
+   */
+  processGroup?: boolean;
   /** Called with each stderr line while the child runs (progress parsing). */
   onStderrLine?: (line: string) => void;
 }
@@ -99,7 +105,8 @@ export async function exec(
       stdin: opts.stdin === undefined ? "null" : "piped",
       stdout: opts.inherit && !opts.stdoutTo ? "inherit" : "piped",
       stderr: opts.inherit === "both" ? "inherit" : "piped",
-      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.signal && !opts.processGroup ? { signal: opts.signal } : {}),
+      ...(opts.processGroup ? { detached: true } : {}),
     }).spawn();
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
@@ -121,6 +128,18 @@ export async function exec(
       );
     }
     throw new SealbatchError("tool", `${what}: cannot start ${program}: ${reason(err)}`);
+  }
+
+  if (opts.processGroup && opts.signal) {
+    const pid = child.pid;
+    // Deno.kill on a group needs unrestricted --allow-run; bash's kill builtin does not.
+    const killGroup = () =>
+      void exec("bash", ["-c", 'kill -TERM -- "-$1"', "kill", String(pid)], {
+        okCodes: [0, 1], // 1: the group is gone already
+      }).catch(() => {});
+    if (opts.signal.aborted) killGroup();
+    else opts.signal.addEventListener("abort", killGroup, { once: true });
+    child.status.finally(() => opts.signal!.removeEventListener("abort", killGroup));
   }
 
   const writing = (async () => {

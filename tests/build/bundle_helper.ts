@@ -27,7 +27,9 @@ function denoDir(): string {
 
 /** True when this process may create a network namespace with no interfaces but loopback. */
 export async function canUnshareNet(): Promise<boolean> {
-  if (Deno.uid() !== 0 || !(await hasProgram("unshare"))) return false;
+  if (Deno.uid() !== 0 || !(await hasProgram("unshare")) || !(await hasProgram("ip"))) {
+    return false;
+  }
   return (await exec("unshare", ["-n", "true"], { okCodes: [0, 1] }).catch(() => ({ code: 1 })))
     .code === 0;
 }
@@ -37,13 +39,21 @@ export interface BundleRun {
   cwd: string;
   bundle: string;
   flags: string[];
+  /** In a network namespace of its own: only loopback, brought up for the demo's Vault. */
   offline: boolean;
+  /** Extra variables (the environment is otherwise cleared). */
+  env?: Record<string, string>;
 }
+
+/** `unshare -n` starts with loopback down; up, it still reaches nothing outside the namespace. */
+const LOOPBACK_UP = 'ip link set lo up && exec "$@"';
 
 /** Run the bundle with exactly `flags`, a minimal environment and an empty DENO_DIR. */
 export async function runBundle(run: BundleRun, args: string[]): Promise<CliResult> {
   const deno = [DENO, "run", "-q", "--no-config", "--no-lock", ...run.flags, run.bundle, ...args];
-  const [program, ...rest] = run.offline ? ["unshare", "-n", "--", ...deno] : deno;
+  const [program, ...rest] = run.offline
+    ? ["unshare", "-n", "--", "sh", "-c", LOOPBACK_UP, "sh", ...deno]
+    : deno;
   const out = await new Deno.Command(program!, {
     args: rest,
     cwd: run.cwd,
@@ -53,6 +63,7 @@ export async function runBundle(run: BundleRun, args: string[]): Promise<CliResu
       HOME: `${run.cwd}/.home`,
       DENO_DIR: `${run.cwd}/.deno`,
       NO_COLOR: "1",
+      ...run.env,
     },
     stdin: "null",
     stdout: "piped",

@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { decode } from "fast-png";
 import { ROOT, tempDir } from "../_helpers/cli.ts";
 import type { CliResult } from "../_helpers/cli.ts";
-import { permissionFlags } from "../../scripts/permissions.ts";
+import { permissionFlags } from "../../src/util/permissions.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 import { buildBundle, canUnshareNet, isolate, runBundle } from "./bundle_helper.ts";
-import { exec } from "../../src/util/exec.ts";
+import { exec, hasProgram } from "../../src/util/exec.ts";
+import { memoryDir } from "../run/_memory.ts";
 
 /**
  * What the offline bundle must complete, in order, in one working directory.
@@ -17,6 +18,11 @@ const STEPS: [args: string[], check?: (r: CliResult) => void][] = [
   [["sample", "shepp-logan", "--out", "input"]],
   [["view", "input/shepp_logan.cfl", "--out", "kspace.png", "--log"]],
   [["keygen", "--kind", "user", "--name", "a", "--email", "a@example.org", "--out", "keys"]],
+  // The whole tutorial: dev Vault on loopback, the node side started by the bundle itself.
+  [
+    ["demo", "--dir", "demo"],
+    (r) => assert.match(r.stdout, /ran on the local executor[^]*^total\s/m),
+  ],
 ];
 
 const offline = await canUnshareNet();
@@ -44,7 +50,15 @@ Deno.test({
     await using dist = await tempDir("sealbatch-dist");
     await using work = await tempDir("sealbatch-offline");
     const bundle = await isolate(await buildBundle(dist.path), work.path);
-    const run = { cwd: work.path, bundle, flags: permissionFlags(), offline: true };
+    // The demo's node keeps job keys on memory-backed storage only.
+    await using memory = await memoryDir();
+    const run = {
+      cwd: work.path,
+      bundle,
+      flags: permissionFlags(),
+      offline: true,
+      env: memory.env,
+    };
 
     for (const [args, check] of STEPS) {
       const r = await runBundle(run, args);
@@ -54,9 +68,13 @@ Deno.test({
     const png = decode(await Deno.readFile(`${work.path}/kspace.png`));
     assert.equal(png.width, 256);
     assert.equal(png.height, 256);
+    const demoPng = (await hasProgram("bart")) ? "reconstruction.png" : "kspace.png";
+    assert.equal(decode(await Deno.readFile(`${work.path}/demo/${demoPng}`)).width, 256);
     // Nothing was fetched: the DENO_DIR (empty before) holds no npm package or remote module.
     assert.deepEqual(await filesUnder(`${work.path}/.deno/npm`), []);
     assert.deepEqual(await filesUnder(`${work.path}/.deno/remote`), []);
+    // Nor by the node side the demo started (its DENO_DIR defaults to HOME/.cache/deno).
+    assert.deepEqual(await filesUnder(`${work.path}/.home/.cache/deno/npm`), []);
     await assert.rejects(Deno.stat(`${work.path}/node_modules`), Deno.errors.NotFound);
   },
 });

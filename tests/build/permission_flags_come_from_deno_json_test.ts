@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import denoJson from "../../deno.json" with { type: "json" };
-import { permissionFlags, shippedPermissions } from "../../scripts/permissions.ts";
+import { permissionFlags, shippedPermissions } from "../../src/util/permissions.ts";
 
 const shipped = denoJson.permissions.sealbatch;
 

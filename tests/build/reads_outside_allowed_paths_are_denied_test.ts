@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { assertOneLineError, tempDir } from "../_helpers/cli.ts";
-import { permissionFlags } from "../../scripts/permissions.ts";
+import { permissionFlags } from "../../src/util/permissions.ts";
 import { buildBundle, isolate, runBundle } from "./bundle_helper.ts";
 
 /**

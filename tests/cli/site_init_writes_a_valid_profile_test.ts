@@ -7,7 +7,7 @@ Deno.test("site init writes a 0600 profile that site check accepts, and never ov
   const init = await runCli(["site", "init", "lab", "--out", path]);
   assert.equal(init.code, 0, init.stderr);
   assert.equal(((await Deno.stat(path)).mode ?? 0) & 0o777, 0o600);
-  const check = await runCli(["--json", "site", "check", path]);
+  const check = await runCli(["--json", "site", "check", "--offline", path]);
   assert.equal(check.code, 0, check.stderr);
   assert.equal(JSON.parse(check.stdout).profile.name, "lab");
   const again = await runCli(["site", "init", "lab", "--out", path]);
