@@ -24,9 +24,10 @@ export const VERSION: string = denoJson.version;
 export function buildProgram(): Command {
   const program = new Command("sealbatch")
     .description(
-      "Run jobs on sensitive data on a shared HPC system that nobody there has to trust.\n" +
-        "Seals data (LUKS2), software (encrypted Apptainer images) and the batch script (OpenPGP),\n" +
-        "escrows keys in Vault behind single-use credentials, and runs the node side of the job.",
+      "Run jobs on sensitive data on a shared HPC system that nobody there has to trust.\n\n" +
+        "Seals data (LUKS2), software (encrypted Apptainer images) and the batch script " +
+        "(OpenPGP), escrows keys in Vault behind single-use credentials, and runs the node " +
+        "side of the job.",
     )
     .version(VERSION, "-V, --version", "print the version")
     .option("--json", "print results as JSON on stdout")
@@ -38,18 +39,39 @@ export function buildProgram(): Command {
       "after",
       "\nExamples:\n  sealbatch --help\n  sealbatch <command> --help\n\nExit codes: see README.md (2 usage, 3 input, 4 refused, 5 credential used elsewhere, ...).",
     );
-  program.addCommand(keygenCommand());
-  program.addCommand(jobCommand());
-  program.addCommand(nodeCommand());
-  program.addCommand(siteCommand());
-  program.addCommand(viewCommand());
-  program.addCommand(sampleCommand());
-  program.addCommand(imageCommand());
-  program.addCommand(keysCommand());
-  program.addCommand(kmsCommand());
-  program.addCommand(dataCommand());
-  program.addCommand(remoteCommand());
-  program.addCommand(runCommand());
-  program.addCommand(demoCommand());
+  // Listed in the order a newcomer needs them: the whole workflow first, then its steps.
+  for (
+    const command of [
+      runCommand(),
+      demoCommand(),
+      keygenCommand(),
+      siteCommand(),
+      dataCommand(),
+      imageCommand(),
+      keysCommand(),
+      jobCommand(),
+      remoteCommand(),
+      nodeCommand(),
+      kmsCommand(),
+      viewCommand(),
+      sampleCommand(),
+    ]
+  ) program.addCommand(command);
+  tidyHelp(program);
   return program;
+}
+
+/**
+ * Descriptions are written with line breaks for the source; help output wraps
+ * them itself, so single breaks become spaces (blank lines stay paragraphs),
+ * and command lists show a command's summary when it has one.
+ */
+function tidyHelp(command: Command<unknown[], Record<string, unknown>, Record<string, unknown>>) {
+  const flow = (text: string) => text.replace(/([^\n])\n(?!\n)\s*/g, "$1 ");
+  command.configureHelp({
+    minWidthToWrap: 30,
+    commandDescription: (c) => flow(c.description()),
+    subcommandDescription: (c) => flow(c.summary() || c.description()),
+  });
+  for (const sub of command.commands) tidyHelp(sub);
 }
