@@ -1,6 +1,8 @@
 /**
  * Replay protection: one file per nonce in STATE/nonces, created with
- * O_EXCL so two copies of a job racing each other cannot both run.
+ * O_EXCL so two copies of a job racing each other cannot both run. A nonce
+ * is forgotten only after its job's not_after has passed: from then on the
+ * expiry check refuses the job before the nonce is looked at.
  */
 import { inputError, q, reason, refusal } from "../util/errors.ts";
 import { exists } from "../util/files.ts";
@@ -38,4 +40,45 @@ export async function claimNonce(stateDir: string, m: Manifest, now: Date): Prom
   const record = JSON.stringify({ job: m.job, user: m.user, not_after: m.not_after, run: now });
   await file.write(new TextEncoder().encode(record + "\n"));
   file.close();
+  await pruneExpiredNonces(stateDir, now).catch(() => {}); // housekeeping never fails a job
+}
+
+/** At most one pass per interval, so busy nodes do not rescan on every job. */
+const PRUNE_INTERVAL_MS = 3600_000;
+/** Kept a day past expiry: a margin for clocks the expiry check might trust differently. */
+const PRUNE_GRACE_MS = 86400_000;
+/** Nonce records are one short JSON line; anything larger is not ours and is kept. */
+const MAX_RECORD = 4096;
+
+/** Remove nonce records whose job expired more than a day ago; returns how many. */
+export async function pruneExpiredNonces(stateDir: string, now: Date): Promise<number> {
+  const dir = `${stateDir}/nonces`;
+  const marker = `${dir}/.pruned`;
+  const last = (await Deno.stat(marker).catch(() => undefined))?.mtime?.getTime();
+  if (last !== undefined && now.getTime() - last < PRUNE_INTERVAL_MS) return 0;
+  await Deno.writeTextFile(marker, "", { mode: 0o600 });
+  await Deno.utime(marker, now, now);
+  let removed = 0;
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isFile || entry.name.startsWith(".")) continue;
+    const path = `${dir}/${entry.name}`;
+    const expiry = await recordExpiry(path);
+    // Unreadable or unparsable records are kept: forgetting a nonce must be certain.
+    if (expiry !== undefined && now.getTime() - expiry > PRUNE_GRACE_MS) {
+      await Deno.remove(path).then(() => removed++, () => {});
+    }
+  }
+  return removed;
+}
+
+async function recordExpiry(path: string): Promise<number | undefined> {
+  try {
+    if ((await Deno.lstat(path)).size > MAX_RECORD) return undefined;
+    const record: unknown = JSON.parse(await Deno.readTextFile(path));
+    const notAfter = (record as { not_after?: unknown }).not_after;
+    const time = typeof notAfter === "string" ? Date.parse(notAfter) : NaN;
+    return Number.isFinite(time) ? time : undefined;
+  } catch {
+    return undefined;
+  }
 }
