@@ -230,7 +230,7 @@ start_slurm() {
   die "node $NODE_NAME is not idle (state ${state:-unknown}); see $SITE/log/slurmd.log"
 }
 
-sealbatch() { "$DENO" run -q -P=sealbatch --config "$ROOT/deno.json" "$ROOT/main.ts" "$@"; }
+sealbatch() { "$DENO" run -q --no-prompt -P=sealbatch --config "$ROOT/deno.json" "$ROOT/main.ts" "$@"; }
 
 # An OpenPGP key made with gpg (used when `sealbatch keygen` is not available).
 gpg_key() { # kind name out_prefix

@@ -18,11 +18,12 @@ async function readPassphraseFile(path: string): Promise<string> {
 /** Read one line from the terminal with echo off; Ctrl-C and Ctrl-D abort. */
 async function promptHidden(prompt: string): Promise<string> {
   const enc = new TextEncoder();
-  await Deno.stderr.write(enc.encode(prompt));
   const bytes: number[] = [];
   const buf = new Uint8Array(64);
+  // Echo goes off before the prompt shows: what is typed the moment it appears stays hidden.
   Deno.stdin.setRaw(true);
   try {
+    await Deno.stderr.write(enc.encode(prompt));
     for (;;) {
       const n = await Deno.stdin.read(buf);
       if (n === null) throw inputError("no passphrase entered (end of input)");

@@ -26,6 +26,7 @@ export async function runCli(args: string[], opts: CliOptions = {}): Promise<Cli
     args: [
       "run",
       "-q",
+      "--no-prompt",
       "-P=sealbatch",
       "--config",
       `${ROOT}/deno.json`,

@@ -122,6 +122,7 @@ export async function runCliTimed(run: TimedRun): Promise<CliResult & { timedOut
     args: [
       "run",
       "-q",
+      "--no-prompt",
       "-P=sealbatch",
       "--config",
       `${ROOT}/deno.json`,

@@ -10,6 +10,7 @@ Deno.test("`sealbatch kms dev-server` starts as users start it, serves TLS and s
     args: [
       "run",
       "-q",
+      "--no-prompt",
       "-P=sealbatch",
       "--config",
       `${ROOT}/deno.json`,

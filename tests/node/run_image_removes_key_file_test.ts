@@ -127,6 +127,7 @@ Deno.test("run-image interrupted by SIGTERM while the container runs: key remove
     args: [
       "run",
       "-q",
+      "--no-prompt",
       "-P=sealbatch",
       `${ROOT}/main.ts`,
       "node",
