@@ -45,7 +45,8 @@ export function demoCommand() {
       `
 Needs no HPC account and no root. The tutorial's job is 'bart fft -u -i 3' on the
 Shepp-Logan k-space; without bart a job that copies the k-space runs instead (a notice
-says so). With --site the dev Vault listens at the profile's vault.addr (loopback only).
+says so). With --site the dev Vault listens on a free port of the profile's loopback
+vault.addr host (the site's node must reach this machine's loopback, as the test site's does).
 
 Examples:
   sealbatch demo

@@ -10,7 +10,8 @@ import { escrowJob } from "../kms/escrow.ts";
 import { keyStatus, revokeJob, rewrapJob } from "../kms/followup.ts";
 import { DEFAULT_STATE_DIR, readRecord } from "../kms/job_record.ts";
 import type { Credentials, KeyMode } from "../kms/credentials.ts";
-import { userToken, VaultClient, vaultSettings } from "../kms/vault_client.ts";
+import { VaultClient, vaultSettings } from "../kms/vault_client.ts";
+import { tokenFrom, type TokenSource } from "../config/vault_token.ts";
 import { jsonMode, note, result } from "./output.ts";
 
 interface VaultFlags {
@@ -25,13 +26,14 @@ async function clientFor(
   flags: VaultFlags,
   withToken: boolean,
   recordAddr?: string,
+  tokenSource: TokenSource = { kind: "auto" },
 ): Promise<VaultClient> {
   const settings = vaultSettings({
     ...(flags.vaultAddr ?? recordAddr ? { addr: flags.vaultAddr ?? recordAddr! } : {}),
     ...(flags.caCert ? { caCert: flags.caCert } : {}),
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
   });
-  return await VaultClient.connect(settings, withToken ? await userToken() : undefined);
+  return await VaultClient.connect(settings, withToken ? await tokenFrom(tokenSource) : undefined);
 }
 
 /** Write credentials to `out` (0600, never overwriting), or print them with --json. */
@@ -103,7 +105,8 @@ function escrowCommand() {
     .addHelpText(
       "after",
       `
-The Vault token comes from VAULT_TOKEN or ~/.vault-token, never from the command line.
+The Vault token comes from VAULT_TOKEN or ~/.vault-token (with --site: as its
+vault.token_source says), never from the command line.
 A record for status/rewrap/revoke goes to <state>/jobs/<JOB>/keys.json (0600).
 
 Examples:
@@ -140,7 +143,7 @@ Examples:
           ? { namespace: o.namespace ?? site!.vault.namespace! }
           : {}),
       };
-      const vault = await clientFor(flags, true);
+      const vault = await clientFor(flags, true, undefined, site?.vault.tokenSource);
       try {
         const r = await escrowJob(vault, {
           job: o.job,

@@ -3,7 +3,8 @@ import { Command } from "@commander-js/extra-typings";
 import { type JobSpec, loadJobSpec } from "../config/job_spec.ts";
 import { loadSiteProfile, type SiteProfile } from "../config/site.ts";
 import { sitePath } from "../config/site_path.ts";
-import { userToken, VaultClient } from "../kms/vault_client.ts";
+import { VaultClient } from "../kms/vault_client.ts";
+import { tokenFrom } from "../config/vault_token.ts";
 import { type CohortRow, matchDirectories, runCohort } from "../run/cohort.ts";
 import { findResumable, jobDir, newJobId, projectStateDir } from "../run/project.ts";
 import { outcomeText, type RunEvent, runJob, type RunSummary } from "../run/run.ts";
@@ -159,7 +160,8 @@ async function vaultFor(profile: SiteProfile, dryRun: boolean): Promise<VaultCli
     ...(profile.vault.namespace ? { namespace: profile.vault.namespace } : {}),
   };
   // A dry run escrows nothing, so it needs no token.
-  const token = dryRun ? await userToken().catch(() => undefined) : await userToken();
+  const source = profile.vault.tokenSource;
+  const token = dryRun ? await tokenFrom(source).catch(() => undefined) : await tokenFrom(source);
   return await VaultClient.connect(settings, token);
 }
 

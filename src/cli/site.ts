@@ -51,7 +51,7 @@ export function siteCommand(): Command {
     .action(async (nameOrPath, opts) => {
       const profile = await loadSiteProfile(sitePath(nameOrPath));
       if (opts.offline) {
-        result(`ok   profile ${profile.path} is valid`, { ok: true, profile });
+        result(`ok   profile: ${profile.path} is valid`, { ok: true, profile });
         return;
       }
       const identity = profile.ssh.identity;

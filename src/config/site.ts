@@ -3,9 +3,10 @@
  * One YAML file per site, in $XDG_CONFIG_HOME/sealbatch/sites/NAME.yaml or
  * given by path. Validation errors name file:line:column.
  */
-import { inputError, q } from "../util/errors.ts";
+import { inputError, q, SealbatchError } from "../util/errors.ts";
 import { parseDuration } from "../util/duration.ts";
 import { NAME_RE } from "../util/user.ts";
+import type { TokenSource } from "./vault_token.ts";
 import { type Fields, YamlFile } from "./yaml.ts";
 
 export interface HostRef {
@@ -36,7 +37,8 @@ export interface SiteProfile {
     mount: string;
     caCert?: string;
     namespace?: string;
-    tokenSource: "env" | "file";
+    /** Where the client's token comes from (never the profile itself). */
+    tokenSource: TokenSource;
     wrapTtlMs: number;
     keyMode: "job-scoped" | "reference";
     referencePolicy?: string;
@@ -90,7 +92,8 @@ export function resources(f: Fields | undefined): SlurmResources {
   const time = f.string("time");
   if (time !== undefined) {
     if (!/^(\d+-)?\d{1,2}(:\d{2}){0,2}$/.test(time)) {
-      throw inputError(
+      throw f.error(
+        "time",
         `${f.path("time")}: expected a Slurm time such as 01:00:00 or 2-00:00:00, got ${q(time)}`,
       );
     }
@@ -104,7 +107,12 @@ export function resources(f: Fields | undefined): SlurmResources {
     out.mem = mem;
   }
   const cpus = f.number("cpus", 1);
-  if (cpus !== undefined) out.cpus = cpus;
+  if (cpus !== undefined) {
+    if (!Number.isInteger(cpus)) {
+      throw f.error("cpus", `${f.path("cpus")}: expected a whole number of CPUs, got ${cpus}`);
+    }
+    out.cpus = cpus;
+  }
   for (const key of ["gres", "account", "reservation"] as const) {
     const v = f.string(key);
     if (v !== undefined) {
@@ -236,8 +244,8 @@ export async function loadSiteProfile(path: string): Promise<SiteProfile> {
       mount: vault.string("mount") ?? "secret",
       ...(caCert ? { caCert: expandHome(caCert) } : {}),
       ...(namespace ? { namespace } : {}),
-      tokenSource: vault.oneOf("token_source", ["env", "file"] as const) ?? "env",
-      wrapTtlMs: parseDuration(vault.string("wrap_ttl") ?? "72h", "vault.wrap_ttl"),
+      tokenSource: tokenSource(vault),
+      wrapTtlMs: wrapTtl(vault),
       keyMode,
       ...(referencePolicy ? { referencePolicy } : {}),
       tunnel: vault.bool("tunnel") ?? false,
@@ -259,6 +267,37 @@ export async function loadSiteProfile(path: string): Promise<SiteProfile> {
       defaults: resources(slurm?.map("defaults")),
     },
   };
+}
+
+/** vault.token_source: auto (default), env, file (~/.vault-token) or file:PATH. */
+function tokenSource(vault: Fields): TokenSource {
+  const text = vault.string("token_source") ?? "auto";
+  if (text === "auto" || text === "env") return { kind: text };
+  if (text === "file") return { kind: "file", path: expandHome("~/.vault-token") };
+  if (text.startsWith("file:") && text.length > "file:".length && !text.includes("\0")) {
+    return { kind: "file", path: expandHome(text.slice("file:".length)) };
+  }
+  throw vault.error(
+    "token_source",
+    `${vault.path("token_source")}: expected auto, env, file or file:PATH, got ${q(text)}`,
+    "auto: VAULT_TOKEN, else ~/.vault-token; env: VAULT_TOKEN; file: ~/.vault-token; " +
+      "file:PATH: a token file (mode 0600)",
+  );
+}
+
+/** vault.wrap_ttl in milliseconds; a bad value is reported at its position. */
+function wrapTtl(vault: Fields): number {
+  const text = vault.string("wrap_ttl") ?? "72h";
+  try {
+    return parseDuration(text, "vault.wrap_ttl");
+  } catch (err) {
+    if (!(err instanceof SealbatchError)) throw err;
+    throw vault.error(
+      "wrap_ttl",
+      `${vault.path("wrap_ttl")}: expected a duration such as 72h or 1h30m, got ${q(text)}`,
+      err.hint,
+    );
+  }
 }
 
 function fail(file: YamlFile, at: string[], expected: string): never {

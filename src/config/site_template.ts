@@ -29,8 +29,10 @@ vault:
   mount: secret
   # CA that signed the Vault server certificate. TLS verification cannot be switched off.
   # ca_cert: ~/.config/sealbatch/vault-ca.pem
-  # Where the client token comes from: env (VAULT_TOKEN) or file (~/.vault-token).
-  token_source: env
+  # Where your Vault token comes from (never from this file or the command line):
+  # auto: VAULT_TOKEN, else ~/.vault-token; env: VAULT_TOKEN only;
+  # file: ~/.vault-token (what \`vault login\` writes); file:PATH: a token file of mode 0600.
+  token_source: auto
   # How long a job's single-use credentials stay valid while it waits in the queue.
   wrap_ttl: 72h
   # job-scoped: wrapped reads of exactly the job's keys (no policy rights needed).

@@ -10,7 +10,7 @@
  *
  * The job itself goes through the real `sealbatch run` pipeline (runJob).
  * With `site`, the same happens against a real site profile instead of the
- * local executor (the dev Vault then listens where the profile points).
+ * local executor (the dev Vault then listens on the profile's loopback host).
  */
 import { loadJobSpec } from "../config/job_spec.ts";
 import { loadSiteProfile } from "../config/site.ts";
@@ -128,10 +128,14 @@ async function prepareDir(dir: string): Promise<void> {
   }
 }
 
-/** The dev Vault: on a free loopback port, or where the site profile points. */
+/**
+ * The dev Vault, on a free loopback port. With a site, on the loopback host
+ * its profile names: the node reaches Vault at the address the job's
+ * credentials carry (this server's), so the profile's port is not needed, and
+ * a fixed one would clash with any Vault or test already listening there.
+ */
 async function startVault(site: SiteProfile | undefined): Promise<DevServer> {
   let hostname = "127.0.0.1";
-  let port = 0;
   if (site) {
     const url = new URL(site.vault.addr);
     hostname = url.hostname.replace(/^\[|\]$/g, "");
@@ -143,17 +147,13 @@ async function startVault(site: SiteProfile | undefined): Promise<DevServer> {
         { hint: "the demo serves its own development Vault; use a local test site profile" },
       );
     }
-    port = Number(url.port || "80");
   }
   try {
-    return await startDevServer({ hostname, port });
+    return await startDevServer({ hostname, port: 0 });
   } catch (err) {
     throw new SealbatchError(
       "kms",
-      `cannot start the demo's Vault on ${hostname}:${port}: ${reason(err)}`,
-      port
-        ? { hint: "another Vault (or a test) may be using that port; stop it and try again" }
-        : {},
+      `cannot start the demo's Vault on ${hostname}: ${reason(err)}`,
     );
   }
 }

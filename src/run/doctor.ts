@@ -6,7 +6,8 @@
 import type { SiteProfile } from "../config/site.ts";
 import { readPublicKeyFile } from "../pgp/keys.ts";
 import type { CheckLine } from "../remote/check.ts";
-import { userToken, VaultClient } from "../kms/vault_client.ts";
+import { VaultClient } from "../kms/vault_client.ts";
+import { tokenFrom, tokenHint } from "../config/vault_token.ts";
 import { reason } from "../util/errors.ts";
 import { readSecretFile } from "../util/secret_file.ts";
 import { SiteBackend } from "./site_backend.ts";
@@ -90,9 +91,10 @@ export async function checkProfile(
     await attempt(
       lines,
       "vault token",
-      "log in with `vault login` or set VAULT_TOKEN",
+      tokenHint(profile.vault.tokenSource),
       async () => {
-        const data = await client.withToken(await userToken()).lookupSelf();
+        const data = await client.withToken(await tokenFrom(profile.vault.tokenSource))
+          .lookupSelf();
         const ttl = typeof data.ttl === "number" && data.ttl > 0
           ? `, ${Math.round(data.ttl / 3600)}h left`
           : "";

@@ -41,6 +41,6 @@ Deno.test({
     // --offline only validates.
     const offline = await runIn(p, ["site", "check", "site.yaml", "--offline"]);
     assert.equal(offline.code, 0, offline.stderr);
-    assert.match(offline.stdout, /^ok +profile .* is valid$/m);
+    assert.match(offline.stdout, /^ok +profile: .* is valid$/m);
   },
 });
