@@ -48,7 +48,15 @@ try {
     await median(
       "deno run -P=sealbatch main.ts",
       () =>
-        Promise.resolve([[DENO, "run", "-q", "-P=sealbatch", `${ROOT}/main.ts`, "--version"], {}]),
+        Promise.resolve([[
+          DENO,
+          "run",
+          "-q",
+          "--no-prompt",
+          "-P=sealbatch",
+          `${ROOT}/main.ts`,
+          "--version",
+        ], {}]),
     ),
     await median("bundle, empty DENO_DIR", async () => {
       const dir = await Deno.makeTempDir({ dir: scratch });

@@ -4,6 +4,11 @@
  *
  *   deno task compile   -> dist/sealbatch     (deno compile; needs Deno's denort runtime)
  *   deno task bundle    -> dist/sealbatch.js  (deno bundle; one file, same module graph)
+ *                          + dist/sealbatch.js.flags (the flags to run it with)
+ *
+ * The network list is loopback only unless `--site NAME|FILE` (repeatable) adds
+ * the hosts a site profile names, or `--net HOST[:PORT]` one more target
+ * (scripts/permissions.ts): `deno task compile -- --site mysite`.
  *
  * `deno compile` downloads denort from Deno's release server. Where that server
  * cannot be reached, DENORT_BIN=/path/to/denort supplies a local copy; without
@@ -15,7 +20,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { exec } from "../src/util/exec.ts";
 import { reason, SealbatchError } from "../src/util/errors.ts";
 import { formatError } from "../src/cli/output.ts";
-import { permissionFlags } from "../src/util/permissions.ts";
+import { buildFlags, type NetOptions, takeNetOptions } from "./permissions.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
@@ -102,13 +107,26 @@ async function denortSource(): Promise<{ env: Record<string, string>; from: stri
   }
 }
 
-/** Run a freshly built artifact once; its version must be ours. */
+/**
+ * Run a freshly built artifact: its version must be ours, and its deny list in
+ * force (a read of /etc/shadow is refused with exit 10, whether the file exists or not).
+ */
 async function smokeTest(command: string, args: string[], what: string): Promise<void> {
   const r = await exec(command, [...args, "--version"], { what: `cannot run the new ${what}` });
   if (r.text.trim() !== denoJson.version) {
     throw buildError(
       `the new ${what} does not work: '--version' printed ${JSON.stringify(r.text.trim())}`,
       what === "binary" ? "DENORT_BIN must be the denort runtime, not the deno CLI" : undefined,
+    );
+  }
+  const probe = await exec(command, [...args, "image", "inspect", "/etc/shadow"], {
+    what: `cannot run the new ${what}`,
+    okCodes: Array.from({ length: 16 }, (_, i) => i),
+  });
+  if (probe.code !== 10) {
+    throw buildError(
+      `the new ${what} does not apply the permission list: reading /etc/shadow ended with ` +
+        `exit code ${probe.code}, not 10`,
     );
   }
 }
@@ -119,7 +137,13 @@ async function place(tmp: string, final: string, what: string): Promise<void> {
   console.log(`built ${final}: ${(size / 1048576).toFixed(1)} MiB (${what})`);
 }
 
-async function compile(dist: string): Promise<void> {
+/** What a build may connect to, for the build's own report line. */
+function netOf(flags: string[]): string {
+  const net = flags.find((f) => f.startsWith("--allow-net"));
+  return `network: ${net?.split("=")[1]?.replaceAll(",", ", ") ?? (net ? "all" : "none")}`;
+}
+
+async function compile(dist: string, flags: string[]): Promise<void> {
   const source = await denortSource();
   const tmp = `${dist}/.sealbatch.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
@@ -128,19 +152,19 @@ async function compile(dist: string): Promise<void> {
       "-q",
       "--config",
       `${ROOT}/deno.json`,
-      ...permissionFlags(),
+      ...flags,
       "-o",
       tmp,
       `${ROOT}/main.ts`,
     ], { env: { ...networkEnv(), ...source.env }, what: "cannot compile sealbatch" });
     await smokeTest(tmp, [], "binary");
-    await place(tmp, `${dist}/sealbatch`, `denort from ${source.from}`);
+    await place(tmp, `${dist}/sealbatch`, `denort from ${source.from}; ${netOf(flags)}`);
   } finally {
     await Deno.remove(tmp).catch(() => {});
   }
 }
 
-async function bundle(dist: string): Promise<void> {
+async function bundle(dist: string, flags: string[]): Promise<void> {
   const tmp = `${dist}/.sealbatch.${crypto.randomUUID().slice(0, 8)}.js`;
   try {
     await exec(DENO, [
@@ -155,27 +179,44 @@ async function bundle(dist: string): Promise<void> {
       tmp,
       `${ROOT}/main.ts`,
     ], { env: networkEnv(), what: "cannot bundle sealbatch" });
-    await smokeTest(DENO, ["run", "-q", "--no-config", ...permissionFlags(), tmp], "bundle");
-    await place(tmp, `${dist}/sealbatch.js`, "run it with the flags of src/util/permissions.ts");
+    await smokeTest(DENO, ["run", "-q", "--no-config", ...flags, tmp], "bundle");
+    // The bundle carries no permissions of its own: the flags it was built for lie beside it.
+    await Deno.writeTextFile(`${dist}/sealbatch.js.flags`, flags.join("\n") + "\n");
+    await place(
+      tmp,
+      `${dist}/sealbatch.js`,
+      `run it with the flags in ${dist}/sealbatch.js.flags; ${netOf(flags)}`,
+    );
   } finally {
     await Deno.remove(tmp).catch(() => {});
   }
 }
 
-const TARGETS: Record<string, (dist: string) => Promise<void>> = { compile, bundle };
+const TARGETS: Record<string, (dist: string, flags: string[]) => Promise<void>> = {
+  compile,
+  bundle,
+};
+
+const USAGE = "usage: scripts/build.ts compile|bundle [--dist DIR] [--site NAME|FILE]... " +
+  "[--net HOST[:PORT]|unix:PATH]...   (default DIR: dist/)";
+
+function parseArgs(args: string[]): { target: string; dist: string; net: NetOptions } {
+  const { options, rest } = takeNetOptions(args.slice(1));
+  const [flag, dir] = rest;
+  if (!(rest.length === 0 || (rest.length === 2 && flag === "--dist" && dir))) {
+    throw new SealbatchError("usage", `unexpected arguments: ${rest.join(" ")}`, { hint: USAGE });
+  }
+  return { target: args[0] ?? "", dist: dir ?? "dist", net: options };
+}
 
 if (import.meta.main) {
-  const [target = "", flag, dir] = Deno.args;
-  const build = TARGETS[target];
-  const plain = Deno.args.length === 1;
-  if (build === undefined || !(plain || (Deno.args.length === 3 && flag === "--dist" && dir))) {
-    console.error("usage: scripts/build.ts compile|bundle [--dist DIR]   (default DIR: dist/)");
-    Deno.exit(2);
-  }
-  const dist = plain ? "dist" : dir!;
   try {
+    const { target, dist, net } = parseArgs(Deno.args);
+    const build = TARGETS[target];
+    if (build === undefined) throw new SealbatchError("usage", USAGE);
+    const flags = await buildFlags(net);
     await Deno.mkdir(dist, { recursive: true });
-    await build(dist);
+    await build(dist, flags);
   } catch (err) {
     const e = err instanceof SealbatchError ? err : buildError(reason(err));
     console.error(formatError(e));

@@ -7,6 +7,7 @@ import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { buildProgram } from "./program.ts";
 import { formatError, oneLine } from "./output.ts";
 import { EXIT_CODES, reason, SealbatchError } from "../util/errors.ts";
+import { permissionError } from "../util/permissions.ts";
 
 function debugEnabled(): boolean {
   try {
@@ -18,16 +19,9 @@ function debugEnabled(): boolean {
 
 /** Turn anything thrown into the user-facing error type. */
 export function toUserError(err: unknown): SealbatchError {
+  const denied = permissionError(err);
+  if (denied) return denied;
   if (err instanceof SealbatchError) return err;
-  if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
-    return new SealbatchError(
-      "permission",
-      `permission denied: ${reason(err).replace(/, run again with.*$/, "")}`,
-      {
-        hint: "sealbatch runs with a fixed permission list; this path or program is outside it",
-      },
-    );
-  }
   return new SealbatchError("internal", `unexpected failure: ${reason(err)}`, {
     hint: "this is a bug in sealbatch; rerun with SEALBATCH_DEBUG=1 for details",
   });

@@ -11,6 +11,7 @@ import { inputError, q, SealbatchError } from "../util/errors.ts";
 import type { ErrorOptions } from "../util/errors.ts";
 import { parseDuration } from "../util/duration.ts";
 import { readTextCapped } from "../util/files.ts";
+import { requireNet } from "../util/permissions.ts";
 
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 /** Opaque token strings as Vault issues them (hvs., s., custom ids): printable, no spaces. */
@@ -248,8 +249,14 @@ export class VaultClient {
 
   /** A client for `settings`; `token` is used for calls that do not name their own. */
   static async connect(settings: VaultSettings, token?: string): Promise<VaultClient> {
-    checkAddr(settings.addr);
+    const url = new URL(checkAddr(settings.addr));
     if (token !== undefined) checkToken(token);
+    // A host outside this build's network list is refused before any packet.
+    requireNet(
+      url.hostname,
+      Number(url.port || (url.protocol === "https:" ? 443 : 80)),
+      "Vault at",
+    );
     let http: Deno.HttpClient | undefined;
     if (settings.caCert) {
       const pem = await readTextCapped(settings.caCert, 1024 * 1024, "Vault CA certificate");

@@ -8,6 +8,7 @@ import { reason, SealbatchError } from "../util/errors.ts";
 import { q } from "../util/errors.ts";
 import { readSecretFile } from "../util/secret_file.ts";
 import { exists } from "../util/files.ts";
+import { requireNet, requireUnixSocket } from "../util/permissions.ts";
 import {
   hostKeyName,
   hostKeyRefusal,
@@ -68,7 +69,10 @@ async function authConfig(
 ): Promise<{ privateKey?: Uint8Array; passphrase?: string; agent?: string }> {
   const out: { privateKey?: Uint8Array; passphrase?: string; agent?: string } = {};
   const agent = envGet("SSH_AUTH_SOCK");
-  if ((site.agent || !site.identity) && agent) out.agent = agent;
+  if ((site.agent || !site.identity) && agent) {
+    requireUnixSocket(agent, "the ssh-agent");
+    out.agent = agent;
+  }
   if (site.identity) {
     const key = Buffer.from(
       await readSecretFile(site.identity, { label: "SSH identity", maxBytes: 64 * 1024 }),
@@ -219,6 +223,8 @@ export class RemoteHost {
         readyTimeout: 20_000,
       });
     });
+    // Nagle + delayed ACKs stall every small request (exec, channel open) by ~40 ms.
+    client.setNoDelay(true);
     client.on("error", () => {}); // later errors surface through the operation that hits them
     client.on("close", () => {
       host.#closed = true;
@@ -339,6 +345,12 @@ export class RemoteSite implements AsyncDisposable {
         "input",
         `cannot check host keys: known_hosts file ${q(settings.knownHosts)} does not exist`,
       );
+    }
+    // Every host first: a site this build does not cover is refused before any packet.
+    if (settings.jump) requireNet(settings.jump.host, settings.jump.port, "jump host");
+    requireNet(settings.login.host, settings.login.port, "SSH login host");
+    if (settings.transfer) {
+      requireNet(settings.transfer.host, settings.transfer.port, "transfer host");
     }
     const login = await RemoteHost.connect(settings, settings.login);
     const t = settings.transfer;
