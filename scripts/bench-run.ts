@@ -219,10 +219,13 @@ try {
       });
     }
     const ids: string[] = [];
+    // Where the time goes: each step's time summed over the jobs (they overlap in time).
+    const perStep: Record<string, number> = {};
     const t0 = performance.now();
     let allSubmitted: (t: number) => void;
     const submitted = new Promise<number>((r) => (allSubmitted = r));
     const onEvent = (e: RunEvent) => {
+      if (e.phase === "done" && e.ms !== undefined) perStep[e.step] = (perStep[e.step] ?? 0) + e.ms;
       if (e.step === "submit" && e.phase === "done") {
         ids.push(e.job);
         if (ids.length === inputs.length) allSubmitted(performance.now() - t0);
@@ -247,6 +250,11 @@ try {
       ids.map((id) => `scancel -n ${id}`).join("; "),
     ]);
     await running;
+    console.log(
+      `  ${dryRunFirst ? "submission only" : "with sealing"}, per job: ` +
+        Object.entries(perStep).filter(([n]) => n !== "wait" && n !== "revoke")
+          .map(([n, v]) => `${n} ${(v / inputs.length).toFixed(0)} ms`).join(", "),
+    );
     return t;
   };
   const full = await measure(false);

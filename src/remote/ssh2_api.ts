@@ -73,6 +73,7 @@ export interface Ssh2Client {
   once(event: "error", cb: (err: Error & { level?: string }) => void): this;
   removeListener(event: string, cb: (...args: never[]) => void): this;
   connect(config: Ssh2ConnectConfig): this;
+  setNoDelay(noDelay?: boolean): this;
   exec(command: string, cb: (err: Error | undefined, stream: Ssh2Stream) => void): boolean;
   sftp(cb: (err: Error | undefined, sftp: Ssh2Sftp) => void): boolean;
   forwardOut(

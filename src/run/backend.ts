@@ -14,11 +14,15 @@ export interface UploadResult {
   bytes: number;
   /** The same bytes were already there (verified by size and SHA-256): nothing was sent. */
   skipped: boolean;
+  /** Bytes an interrupted earlier attempt had already sent (the upload continued after them). */
+  resumedFrom: number;
 }
 
 export interface Backend extends AsyncDisposable {
   /** For messages: "testsite (sbtest@127.0.0.1:22220)" or "local executor". */
   readonly label: string;
+  /** What protects each step on this backend, for the run summary (only what is true here). */
+  readonly protects: { upload: string; submit: string; wait: string; fetch: string };
   /** Remote checks for --dry-run and `site check` (one line each, "ok ..." or "FAIL ..."). */
   check(): Promise<string[]>;
   /** The job's directory on the shared side. */

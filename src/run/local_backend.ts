@@ -14,7 +14,7 @@ import { inputError, q, reason, SealbatchError } from "../util/errors.ts";
 import { exec } from "../util/exec.ts";
 import { exists, readTextCapped, sha256File } from "../util/files.ts";
 import { onCleanup } from "../util/cleanup.ts";
-import type { Backend } from "./backend.ts";
+import type { Backend, UploadResult } from "./backend.ts";
 
 export interface LocalBackendOptions {
   /** Stands in for the shared file system; jobs live in ROOT/jobs/JOB. */
@@ -66,6 +66,13 @@ async function copyVerified(
 
 export class LocalBackend implements Backend {
   readonly label = "local executor";
+  // No network and no Slurm: a local directory stands in for the shared file system.
+  readonly protects = {
+    upload: "local copy into the stand-in shared directory, verified by SHA-256",
+    submit: "the node side run here, as Slurm would run it (resources not enforced)",
+    wait: "the job log (slurm-ID.out) carries progress lines only",
+    fetch: "local copy, verified by SHA-256",
+  };
   readonly #opts: LocalBackendOptions;
   readonly #jobs = new Map<string, RunningJob>();
   #next = 1;
@@ -99,7 +106,7 @@ export class LocalBackend implements Backend {
     local: string,
     remoteDir: string,
     onProgress?: (done: number, total: number) => void,
-  ): Promise<{ path: string; sha256: string; bytes: number; skipped: boolean }> {
+  ): Promise<UploadResult> {
     await Deno.mkdir(remoteDir, { recursive: true });
     const path = `${remoteDir}/${baseName(local)}`;
     if (await exists(path)) {
@@ -107,12 +114,12 @@ export class LocalBackend implements Backend {
       if (there === here) {
         const bytes = (await Deno.stat(path)).size;
         onProgress?.(bytes, bytes);
-        return { path, sha256: there, bytes, skipped: true };
+        return { path, sha256: there, bytes, skipped: true, resumedFrom: 0 };
       }
     }
     const copied = await copyVerified(local, path);
     onProgress?.(copied.bytes, copied.bytes);
-    return { path, ...copied, skipped: false };
+    return { path, ...copied, skipped: false, resumedFrom: 0 };
   }
 
   download(remote: string, local: string): Promise<{ sha256: string; bytes: number }> {

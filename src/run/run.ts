@@ -104,6 +104,8 @@ export interface FileSummary {
   sha256: string;
   /** Already on the site with the same SHA-256: not sent again. */
   skipped: boolean;
+  /** Bytes an interrupted earlier upload had sent; this one continued after them. */
+  resumedFrom?: number;
 }
 
 export interface RunSummary {
@@ -143,13 +145,11 @@ interface Fetched {
 const RESULTS = "output.results.img";
 const MAX_STDERR_SHOWN = 64 * 1024;
 
-function protections(o: {
+export function protections(o: {
   image: boolean;
   keyMode: KeyMode;
   wrapTtlMs: number;
   backend: Backend;
-  site: boolean;
-  partition: string | undefined;
 }): Record<StepName, string> {
   return {
     "plan": "state directory 0700, files 0600",
@@ -160,11 +160,11 @@ function protections(o: {
       Math.round(o.wrapTtlMs / 3_600_000)
     }h`,
     "seal-job": "OpenPGP: encrypted to the node key, signed; manifest with nonce, expiry, hashes",
-    "upload": `${o.site ? "SSH, host key checked; " : `${o.backend.label}: `}` +
-      "each file verified by size and SHA-256",
-    "submit": o.partition ? `sbatch -p ${o.partition}` : o.backend.label,
-    "wait": "the Slurm log carries progress lines only",
-    "fetch": "verified by size and SHA-256",
+    // Transport and scheduler differ per backend: each says what is true for it.
+    "upload": o.backend.protects.upload,
+    "submit": o.backend.protects.submit,
+    "wait": o.backend.protects.wait,
+    "fetch": o.backend.protects.fetch,
     "verify-receipt": "signature by the node key; job id, nonce and results hash must match",
     "open-results": "decrypted on this machine only",
     "revoke": "Vault secrets deleted, unused credentials spent, local keys wiped",
@@ -240,8 +240,6 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     keyMode,
     wrapTtlMs,
     backend,
-    site: input.site !== undefined,
-    partition: input.site?.slurm.partition,
   });
 
   const step = async <T>(name: StepName, fn: () => Promise<T>): Promise<T> => {
@@ -404,7 +402,13 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
         emit({
           step: "upload",
           phase: "note",
-          detail: `${u.name}: ${u.skipped ? "already there, verified" : "sent, verified"}`,
+          detail: `${u.name}: ${
+            u.skipped
+              ? "already there, verified"
+              : u.resumedFrom
+              ? `continued after ${u.resumedFrom} bytes sent earlier, verified`
+              : "sent, verified"
+          }`,
         });
       }
       return await step("submit", () => backend.submit(remoteDir, spec.resources, job));
@@ -524,17 +528,29 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
   }
 
   async function uploadAll(): Promise<FileSummary[]> {
-    const out: FileSummary[] = [];
-    // run.sh last: a job directory with a run.sh is complete.
-    for (const file of files) {
+    const one = async (file: string): Promise<FileSummary> => {
       const name = file.slice(file.lastIndexOf("/") + 1);
       const r = await backend.upload(
         file,
         remoteDir,
         (done, total) => emit({ step: "upload", phase: "progress", detail: name, done, total }),
       );
-      out.push({ name, bytes: r.bytes, sha256: r.sha256, skipped: r.skipped });
-    }
+      return {
+        name,
+        bytes: r.bytes,
+        sha256: r.sha256,
+        skipped: r.skipped,
+        ...(r.resumedFrom > 0 ? { resumedFrom: r.resumedFrom } : {}),
+      };
+    };
+    // The containers (and image) side by side: each transfer waits on round trips and
+    // hashing that the others fill. All of them settle before an error is reported.
+    const settled = await Promise.allSettled(files.slice(0, -2).map(one));
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) throw failed.reason;
+    const out = settled.map((s) => (s as PromiseFulfilledResult<FileSummary>).value);
+    // run.sh last: a job directory with a run.sh is complete.
+    for (const file of files.slice(-2)) out.push(await one(file));
     return out;
   }
 

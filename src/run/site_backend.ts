@@ -59,6 +59,7 @@ export function profileSettings(
 export class SiteBackend implements Backend {
   readonly label: string;
   readonly slurm: SlurmSettings;
+  readonly protects: Backend["protects"];
   readonly #profile: SiteProfile;
   readonly #site: RemoteSite;
   readonly #shell: Shell;
@@ -70,6 +71,12 @@ export class SiteBackend implements Backend {
     this.#shell = sshShell(site.login);
     this.slurm = slurm;
     this.label = `${profile.name} (${endpointLabel(site.settings.login)})`;
+    this.protects = {
+      upload: "SSH, host key checked; each file verified by size and SHA-256 on the site",
+      submit: `sbatch -p ${slurm.partition}${slurm.exclusive ? " --exclusive" : ""}`,
+      wait: "the Slurm log carries progress lines only",
+      fetch: "SSH, host key checked; verified by size and SHA-256",
+    };
   }
 
   static async connect(
@@ -164,7 +171,13 @@ export class SiteBackend implements Backend {
     const r = await transfers.upload(local, remoteDir, {
       ...(onProgress ? { onProgress: (p) => onProgress(p.done, p.total) } : {}),
     });
-    return { path: r.path, sha256: r.sha256, bytes: r.size, skipped: r.unchanged };
+    return {
+      path: r.path,
+      sha256: r.sha256,
+      bytes: r.size,
+      skipped: r.unchanged,
+      resumedFrom: r.resumedFrom,
+    };
   }
 
   async download(remote: string, local: string): Promise<{ sha256: string; bytes: number }> {

@@ -124,6 +124,7 @@ export async function runIn(
     args: [
       "run",
       "-q",
+      "--no-prompt",
       "-P=sealbatch",
       "--config",
       `${ROOT}/deno.json`,

@@ -28,6 +28,9 @@ Deno.test({
       assert.match(r.stdout, new RegExp(`^  ${step} +\\S+`, "m"));
     }
     assert.match(r.stdout, /receipt: signed by the node/);
+    // Over a site, the transport is SSH with the host key checked.
+    assert.match(r.stdout, /^ {2}upload +\S+ +SSH, host key checked; each file verified/m);
+    assert.match(r.stdout, /^ {2}submit +\S+ +sbatch -p secure --exclusive/m);
 
     // Keys revoked: the secret is gone from Vault and the local key is wiped.
     const vault = await p.client();

@@ -23,6 +23,7 @@ const NODE_COMMAND = [
   "-q",
   "--config",
   `${ROOT}/deno.json`,
+  "--no-prompt",
   "-P=sealbatch",
   `${ROOT}/main.ts`,
 ];
