@@ -6,8 +6,9 @@
  *
  *   deno run -P=test scripts/bench-data.ts [MiB] [rounds]
  *
- * Prints the best and the slowest time of each over the rounds and the ratios
- * of the best times (target <= 1.2). `reencrypt --decrypt` destroys its input,
+ * Prints the best and the slowest time of each over the rounds, the ratios of
+ * the best times (target <= 1.2), and the median and range of the ratios
+ * within each round (on a busy machine these move less than the best times). `reencrypt --decrypt` destroys its input,
  * so the raw open has two peers: in place (the container is lost; the copy it
  * works on is made and flushed to disk before the clock starts) and on a copy
  * (the copy is timed, as keeping the container requires; `cp` speed, through
@@ -33,6 +34,7 @@ function sealbatch(args: string[], runtime: string) {
   return exec(Deno.execPath(), [
     "run",
     "-q",
+    "--no-prompt",
     "-P=sealbatch",
     "--config",
     `${ROOT}/deno.json`,
@@ -169,11 +171,16 @@ try {
 
   const best = (xs: number[]) => Math.min(...xs);
   const span = (xs: number[]) => `${best(xs).toFixed(2)} s (slowest ${Math.max(...xs).toFixed(2)})`;
+  const perRound = (ours: number[], theirs: number[]) => {
+    const r = ours.map((t, i) => t / theirs[i]!).sort((a, b) => a - b);
+    const median = (r[(r.length - 1) >> 1]! + r[r.length >> 1]!) / 2;
+    return `per round ${median.toFixed(2)}x (${r[0]!.toFixed(2)}-${r.at(-1)!.toFixed(2)})`;
+  };
   const line = (what: string, ours: number[], peer: string, theirs: number[]) =>
     console.log(
       `${what.padEnd(5)} sealbatch ${span(ours)}   ${peer.padEnd(16)} ${span(theirs)}   ratio ${
         (best(ours) / best(theirs)).toFixed(2)
-      }x`,
+      }x, ${perRound(ours, theirs)}`,
     );
   console.log(`data containers, ${mib} MiB directory, ${rounds} rounds, best (slowest):`);
   line("seal", times.seal, "raw tools", times.rawSeal);

@@ -39,7 +39,7 @@ function sealCommand() {
     )
     .option(
       "--work-dir <dir>",
-      "private work directory root (default /dev/shm or $XDG_RUNTIME_DIR)",
+      "private work directory root (default $XDG_RUNTIME_DIR, else next to --out)",
     )
     .addHelpText(
       "after",
@@ -73,7 +73,7 @@ failure and Ctrl-C. Special files (devices, fifos, sockets) are refused.`,
       });
       if (res.workedNearOutput) {
         warn(
-          "memory-backed storage was too small: the plaintext was staged (and removed) next to --out",
+          "no memory-backed storage with room: the plaintext was staged (and removed) next to --out",
         );
       }
       result(
@@ -94,7 +94,7 @@ function openCommand() {
     .option("--force", "merge into a non-empty --out, replacing files")
     .option(
       "--work-dir <dir>",
-      "private work directory root (default /dev/shm or $XDG_RUNTIME_DIR)",
+      "private work directory root (default $XDG_RUNTIME_DIR, else next to --out)",
     )
     .addHelpText(
       "after",

@@ -20,6 +20,13 @@ const COPY_CHUNK = 1024 * 1024;
 const YIELD_EVERY = 32;
 /** Largest header + key slot area the format allows (2 x 4 MiB + 128 MiB). */
 const MAX_METADATA = 136 * 1024 * 1024;
+/**
+ * Free key slot area kept in the detached header. cryptsetup puts its
+ * reencryption key slot into the largest free gap (with resilience "none" it
+ * stores nothing there) and overwrites that gap with random bytes when it is
+ * done: 16 MiB of them for a standard header, for a file deleted right after.
+ */
+const SPARE_AREA = 4096;
 
 function readExactly(file: Deno.FsFile, buf: Uint8Array): void {
   let got = 0;
@@ -30,15 +37,31 @@ function readExactly(file: Deno.FsFile, buf: Uint8Array): void {
   }
 }
 
-/** Rewrite one header copy at `at` in `meta` so its segments start at 0; re-checksum it. */
-function rebase(meta: Uint8Array, at: number, header: LuksHeader): void {
+/**
+ * Bytes the detached header needs: both metadata copies and the key slot
+ * areas in use, plus SPARE_AREA (never more than the original).
+ */
+function detachedBytes(header: LuksHeader): number {
+  const slotsEnd = Math.max(
+    2 * header.headerSize,
+    ...header.keyslots.map((k) => k.areaOffset + k.areaSize),
+  );
+  return Math.min(Math.ceil((slotsEnd + SPARE_AREA) / 4096) * 4096, header.dataOffset);
+}
+
+/**
+ * Rewrite one header copy at `at` in `meta` so its segments start at 0 and
+ * its key slot area ends at `end`; re-checksum it.
+ */
+function rebase(meta: Uint8Array, at: number, header: LuksHeader, end: number): void {
   const copy = meta.subarray(at, at + header.headerSize);
   const area = copy.subarray(4096);
-  const end = area.indexOf(0);
-  const json = JSON.parse(new TextDecoder().decode(area.subarray(0, end)));
+  const stop = area.indexOf(0);
+  const json = JSON.parse(new TextDecoder().decode(area.subarray(0, stop)));
   for (const seg of Object.values(json.segments as Record<string, { offset: string }>)) {
     seg.offset = "0";
   }
+  json.config.keyslots_size = String(end - 2 * header.headerSize);
   const text = new TextEncoder().encode(JSON.stringify(json));
   if (text.length >= area.length) {
     throw inputError("the container's metadata is too large to detach");
@@ -53,28 +76,54 @@ function rebase(meta: Uint8Array, at: number, header: LuksHeader): void {
 }
 
 /**
- * Write `headerOut` (detached header, data at offset 0) and `dataOut` (the
- * encrypted data segment) from `image`. Both are created exclusively, 0600.
- * `stop` ends the copy early (the key turned out wrong); the caller removes the files.
+ * Write `headerOut` (detached header, data at offset 0) and create `dataOut`
+ * at the size of the encrypted data, for copyData to fill (cryptsetup can
+ * prepare the decryption meanwhile: it reads only the header). Both are
+ * created exclusively, 0600.
  */
-export async function detachForDecrypt(
+export async function detachHeader(
   image: string,
   header: LuksHeader,
   headerOut: string,
   dataOut: string,
-  stop?: AbortSignal,
 ): Promise<void> {
   if (header.dataOffset === 0 || header.dataOffset > MAX_METADATA) {
     throw inputError("the container's data offset is not supported");
   }
+  const end = detachedBytes(header);
   const src = await Deno.open(image, { read: true });
   try {
-    const meta = new Uint8Array(header.dataOffset);
+    const meta = new Uint8Array(end);
     readExactly(src, meta);
-    rebase(meta, 0, header);
-    rebase(meta, header.headerSize, header);
+    rebase(meta, 0, header, end);
+    rebase(meta, header.headerSize, header, end);
     Deno.writeFileSync(headerOut, meta, { createNew: true, mode: 0o600 });
+    const size = (await src.stat()).size - header.dataOffset;
     const out = await Deno.open(dataOut, { createNew: true, write: true, mode: 0o600 });
+    try {
+      await out.truncate(Math.max(size, 0));
+    } finally {
+      out.close();
+    }
+  } finally {
+    src.close();
+  }
+}
+
+/**
+ * Copy the encrypted data of `image` into `dataOut` (made by detachHeader).
+ * `stop` ends the copy early (the key turned out wrong); the caller removes
+ * the files.
+ */
+export async function copyData(
+  image: string,
+  header: LuksHeader,
+  dataOut: string,
+  stop?: AbortSignal,
+): Promise<void> {
+  const src = await Deno.open(image, { read: true });
+  try {
+    const out = await Deno.open(dataOut, { write: true });
     await src.seek(header.dataOffset, Deno.SeekMode.Start);
     try {
       const buf = new Uint8Array(COPY_CHUNK);
@@ -87,10 +136,26 @@ export async function detachForDecrypt(
           stop?.throwIfAborted();
         }
       }
+      // cryptsetup reads the copy with direct I/O, which first writes it back
+      // to disk: on a disk-backed work directory, do that now, while
+      // cryptsetup prepares the decryption (a no-op on tmpfs).
+      await out.syncData();
     } finally {
       out.close();
     }
   } finally {
     src.close();
   }
+}
+
+/** detachHeader, then copyData. */
+export async function detachForDecrypt(
+  image: string,
+  header: LuksHeader,
+  headerOut: string,
+  dataOut: string,
+  stop?: AbortSignal,
+): Promise<void> {
+  await detachHeader(image, header, headerOut, dataOut);
+  await copyData(image, header, dataOut, stop);
 }

@@ -4,6 +4,7 @@
  * (names with "/", directory cycles, special files) is refused before any of
  * its files is written.
  */
+import { resolve } from "node:path";
 import { inputError, SealbatchError } from "../util/errors.ts";
 import type { Jobs } from "./jobs.ts";
 
@@ -178,8 +179,9 @@ export async function listExt4(jobs: Jobs, image: string): Promise<Inventory> {
 
 /** Dump the whole tree into the existing directory `out` (the root's contents land in it). */
 export async function dumpExt4(jobs: Jobs, image: string, out: string): Promise<void> {
-  // cwd + "." keeps the output path out of debugfs' own command parsing.
-  await jobs.run("debugfs", ["-R", "rdump / .", image], {
+  // cwd + "." keeps the output path out of debugfs' own command parsing; the
+  // image path must then not be relative.
+  await jobs.run("debugfs", ["-R", "rdump / .", resolve(image)], {
     cwd: out,
     what: "cannot extract the file system",
   }).catch((err) => hideNames(err, false, "cannot extract the file system"));

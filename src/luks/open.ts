@@ -4,11 +4,12 @@
  * checked, dumped with debugfs into a private directory next to the target,
  * verified against the listing and moved into place last.
  */
+import { resolve } from "node:path";
 import { inputError, q, reason, SealbatchError } from "../util/errors.ts";
 import { exists } from "../util/files.ts";
 import { makePrivateDir, wipeFile } from "../util/secret_file.ts";
-import { decryptInPlace, keyOpens, wrongKey } from "./cryptsetup.ts";
-import { detachForDecrypt } from "./detach.ts";
+import { finishDecrypt, keyOpens, startDecrypt, wrongKey } from "./cryptsetup.ts";
+import { copyData, detachHeader } from "./detach.ts";
 import { dumpExt4, ext4Bytes, listExt4 } from "./ext4.ts";
 import { readLuksHeader } from "./header.ts";
 import type { LuksHeader } from "./header.ts";
@@ -89,21 +90,25 @@ export async function openContainer(o: OpenOptions): Promise<OpenResult> {
     phase("checking the key");
     const plain = `${work.path}/plain.img`;
     const detached = `${work.path}/header.img`;
-    // The encrypted data is copied while cryptsetup checks the key: nothing is
-    // decrypted before the check passes, and a wrong key stops the copy.
+    // The encrypted data is copied while cryptsetup checks the key and
+    // prepares the decryption: nothing is decrypted before the check passes,
+    // and a wrong key stops the copy.
+    await detachHeader(o.image, header, detached, plain);
     const stop = new AbortController();
-    const [checked, copied] = await Promise.allSettled([
+    const [checked, started, copied] = await Promise.allSettled([
       checkKey(jobs, o.image, header, key).catch((err) => {
         stop.abort();
         throw err;
       }),
-      detachForDecrypt(o.image, header, detached, plain, stop.signal),
+      startDecrypt(jobs, plain, detached, key),
+      copyData(o.image, header, plain, stop.signal),
     ]);
     if (checked.status === "rejected") throw checked.reason;
     if (copied.status === "rejected") throw copied.reason;
+    if (started.status === "rejected") throw started.reason;
 
     phase("decrypting");
-    await decryptInPlace(jobs, plain, detached, key);
+    await finishDecrypt(jobs, plain, detached, key);
     await Deno.remove(detached);
     const need = await ext4Bytes(plain);
     const have = header.dataSize;
@@ -119,7 +124,7 @@ export async function openContainer(o: OpenOptions): Promise<OpenResult> {
     phase("extracting");
     const inventory = await listExt4(jobs, plain);
     // Extract next to the target so the final move is a rename on one file system.
-    staging = await makePrivateDir(".sealbatch-open", { base: parent });
+    staging = await makePrivateDir(".sealbatch-open", { base: resolve(parent) });
     const tree = `${staging.path}/tree`;
     await Deno.mkdir(tree, { mode: 0o700 });
     await dumpExt4(jobs, plain, tree);

@@ -17,6 +17,7 @@ async function interrupt(args: string[], runtime: string, file: string) {
     args: [
       "run",
       "-q",
+      "--no-prompt",
       "-P=sealbatch",
       "--config",
       `${ROOT}/deno.json`,

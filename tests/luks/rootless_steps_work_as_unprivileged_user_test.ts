@@ -35,20 +35,26 @@ Deno.test({
     await Deno.copyFile(key, `${work}/k`);
     await Deno.mkdir(`${work}/out`);
     await giveToNobody(work);
-    await asNobody("cryptsetup", [
-      "reencrypt",
-      "--decrypt",
+    // The two steps data open runs: prepare (reads only the header), then decrypt.
+    const common = [
       "--header",
       `${work}/hdr.img`,
-      "--resilience",
-      "none",
       "--force-offline-reencrypt",
       "--disable-locks",
       "--batch-mode",
       "--key-file",
       `${work}/k`,
       `${work}/data.img`,
+    ];
+    await asNobody("cryptsetup", [
+      "reencrypt",
+      "--decrypt",
+      "--init-only",
+      "--resilience",
+      "none",
+      ...common,
     ]);
+    await asNobody("cryptsetup", ["reencrypt", "--resume-only", ...common]);
     await asNobody("debugfs", ["-R", "rdump / .", `${work}/data.img`], `${work}/out`);
     await Deno.remove(`${work}/out/lost+found`);
     const want = await snapshot(src);
