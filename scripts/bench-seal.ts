@@ -71,6 +71,7 @@ try {
     exec(Deno.execPath(), [
       "run",
       "-q",
+      "--no-prompt",
       "-P=sealbatch",
       "--config",
       `${ROOT}deno.json`,

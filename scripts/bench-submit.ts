@@ -81,6 +81,7 @@ try {
   await exec(Deno.execPath(), [
     "run",
     "-q",
+    "--no-prompt",
     "-P=sealbatch",
     "--config",
     `${ROOT}/deno.json`,
@@ -103,6 +104,7 @@ try {
     exec(Deno.execPath(), [
       "run",
       "-q",
+      "--no-prompt",
       "-P=sealbatch",
       "--config",
       `${ROOT}/deno.json`,

@@ -18,6 +18,18 @@ function hostKeyAlgorithms(keyType: string): string {
   return keyType === "ssh-rsa" ? "rsa-sha2-512,rsa-sha2-256" : keyType;
 }
 
+/**
+ * `bash FROM_FILE PATH OFFSET PROGRAM ARGS...`: PROGRAM with PATH as stdin,
+ * positioned at OFFSET (dd seeks, it does not read). Fixed script; the path
+ * and the arguments stay argv.
+ */
+const FROM_FILE = [
+  "-c",
+  'exec <"$1" && { [ "$2" = 0 ] || dd skip="$2" iflag=skip_bytes count=0 status=none; } && ' +
+  'shift 2 && exec "$@"',
+  "bash",
+];
+
 export class OpenSshMover {
   #dir: PrivateDir;
   #args: string[];
@@ -95,10 +107,18 @@ export class OpenSshMover {
     }
   }
 
-  /** Run one remote command with streamed stdin/stdout; throws on a non-zero exit. */
+  /**
+   * Run one remote command with streamed stdin/stdout; throws on a non-zero
+   * exit. `stdinFile` gives ssh the local file itself as stdin, from `offset`
+   * on: ssh reads it directly, with no pipe through this process.
+   */
   async run(
     command: string,
-    io: { stdin?: ReadableStream<Uint8Array>; stdoutTo?: WritableStream<Uint8Array> } = {},
+    io: {
+      stdin?: ReadableStream<Uint8Array>;
+      stdinFile?: { path: string; offset: number };
+      stdoutTo?: WritableStream<Uint8Array>;
+    } = {},
   ): Promise<string> {
     const env: Record<string, string> = {};
     try {
@@ -107,13 +127,19 @@ export class OpenSshMover {
     } catch {
       // no agent access granted
     }
-    const result = await exec("ssh", [...this.#args, this.#target, command], {
-      ...(io.stdin ? { stdin: io.stdin } : {}),
-      ...(io.stdoutTo ? { stdoutTo: io.stdoutTo } : {}),
-      env,
-      kind: "remote",
-      what: "cannot transfer over ssh",
-    });
+    const ssh = ["ssh", ...this.#args, this.#target, command];
+    const file = io.stdinFile;
+    const result = await exec(
+      file ? "bash" : "ssh",
+      file ? [...FROM_FILE, file.path, String(file.offset), ...ssh] : ssh.slice(1),
+      {
+        ...(io.stdin ? { stdin: io.stdin } : {}),
+        ...(io.stdoutTo ? { stdoutTo: io.stdoutTo } : {}),
+        env,
+        kind: "remote",
+        what: "cannot transfer over ssh",
+      },
+    );
     return result.text;
   }
 

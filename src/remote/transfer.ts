@@ -45,16 +45,33 @@ const PART_SUFFIX = ".sealbatch-part";
 const KEY_NAME_RE =
   /(\.key|\.pem|\.p12|\.pfx|\.gpg-key|\.sec\.asc|^id_(rsa|dsa|ecdsa|ed25519)(_sk)?)$/i;
 const enc = (s: string) => new TextEncoder().encode(s);
-/** Every private PEM block (RSA, EC, PKCS#8, ENCRYPTED, OPENSSH) ends its BEGIN line so. */
-const PEM_TAIL = enc("PRIVATE KEY-----");
-/** OpenPGP secret keys: "-----BEGIN PGP PRIVATE KEY BLOCK-----". */
-const PGP_TAIL = enc("PRIVATE KEY BLOCK-----");
-/** The binary (de-armored) OpenSSH private key format. */
-const OPENSSH_BIN = enc("openssh-key-v1\0");
-/** The part both text markers share: one skip search finds candidates for both. */
-const COMMON = enc("PRIVATE KEY");
-const MARKERS = [PEM_TAIL, PGP_TAIL, OPENSSH_BIN];
-const MARKER_TAIL = Math.max(...MARKERS.map((m) => m.length)) - 1;
+const MARKERS = [
+  /** Every private PEM block (RSA, EC, PKCS#8, ENCRYPTED, OPENSSH) ends its BEGIN line so. */
+  { name: "PRIVATE KEY-----", bytes: enc("PRIVATE KEY-----") },
+  /** OpenPGP secret keys: "-----BEGIN PGP PRIVATE KEY BLOCK-----". */
+  { name: "PRIVATE KEY BLOCK-----", bytes: enc("PRIVATE KEY BLOCK-----") },
+  /** The binary (de-armored) OpenSSH private key format. */
+  { name: "openssh-key-v1", bytes: enc("openssh-key-v1\0") },
+];
+const MARKER_TAIL = Math.max(...MARKERS.map((m) => m.bytes.length)) - 1;
+
+/**
+ * One Horspool pass finds all markers at once (the scan runs over every byte
+ * sent, so its cost counts): windows as long as the shortest marker, shifted
+ * by the smallest safe shift over all markers; a window is compared only with
+ * the markers whose first WINDOW bytes end in the window's last byte.
+ */
+const WINDOW = Math.min(...MARKERS.map((m) => m.bytes.length));
+const SHIFT = new Uint8Array(256).fill(WINDOW);
+/** By byte: the markers whose first WINDOW bytes end with it. */
+const ENDING = Array.from({ length: 256 }, () => [] as typeof MARKERS);
+for (const marker of MARKERS) {
+  const { bytes } = marker;
+  for (let k = 0; k < WINDOW - 1; k++) {
+    SHIFT[bytes[k]!] = Math.min(SHIFT[bytes[k]!]!, WINDOW - 1 - k);
+  }
+  ENDING[bytes[WINDOW - 1]!]!.push(marker);
+}
 
 function matchesAt(data: Uint8Array, at: number, pattern: Uint8Array): boolean {
   if (at + pattern.length > data.length) return false;
@@ -62,45 +79,22 @@ function matchesAt(data: Uint8Array, at: number, pattern: Uint8Array): boolean {
   return true;
 }
 
-/** Boyer-Moore-Horspool skip tables, built once per pattern. */
-const SKIPS = new Map<Uint8Array, Int32Array>();
-function skipTable(p: Uint8Array): Int32Array {
-  let t = SKIPS.get(p);
-  if (!t) {
-    t = new Int32Array(256).fill(p.length);
-    for (let k = 0; k < p.length - 1; k++) t[p[k]!] = p.length - 1 - k;
-    SKIPS.set(p, t);
-  }
-  return t;
-}
-
-/** The first position at or after `from` where `p` occurs in `data`, or -1. */
-function search(data: Uint8Array, p: Uint8Array, from = 0): number {
-  const skip = skipTable(p);
-  const m = p.length;
-  for (let i = from; i <= data.length - m;) {
-    let k = m - 1;
-    while (k >= 0 && data[i + k] === p[k]) k--;
-    if (k < 0) return i;
-    i += skip[data[i + m - 1]!]!;
-  }
-  return -1;
-}
-
 /** The marker found in `data`, if any. */
-function findMarker(data: Uint8Array): string | undefined {
-  for (let at = search(data, COMMON); at >= 0; at = search(data, COMMON, at + 1)) {
-    if (matchesAt(data, at, PEM_TAIL)) return "PRIVATE KEY-----";
-    if (matchesAt(data, at, PGP_TAIL)) return "PRIVATE KEY BLOCK-----";
+function findKeyMarker(data: Uint8Array): string | undefined {
+  for (let i = 0, last = data.length - WINDOW; i <= last;) {
+    const b = data[i + WINDOW - 1]!;
+    const candidates = ENDING[b]!;
+    for (let c = 0; c < candidates.length; c++) {
+      const m = candidates[c]!;
+      if (data[i] === m.bytes[0] && matchesAt(data, i, m.bytes)) return m.name;
+    }
+    i += SHIFT[b]!;
   }
-  return search(data, OPENSSH_BIN) >= 0 ? "openssh-key-v1" : undefined;
+  return undefined;
 }
 
-/**
- * Scans a byte stream for private-key markers, across chunk boundaries. A
- * skip search keeps this well below the cost of hashing the same bytes.
- */
-class KeyScanner {
+/** Scans a byte stream for private-key markers, across chunk boundaries. */
+export class KeyScanner {
   #tail = new Uint8Array(0);
   found: string | undefined;
 
@@ -110,7 +104,7 @@ class KeyScanner {
     const edge = new Uint8Array(this.#tail.length + Math.min(chunk.length, MARKER_TAIL));
     edge.set(this.#tail);
     edge.set(chunk.subarray(0, MARKER_TAIL), this.#tail.length);
-    this.found = findMarker(edge) ?? findMarker(chunk);
+    this.found = findKeyMarker(edge) ?? findKeyMarker(chunk);
     const joined = chunk.length >= MARKER_TAIL ? chunk : edge;
     this.#tail = joined.slice(Math.max(0, joined.length - MARKER_TAIL));
   }
@@ -129,10 +123,7 @@ export function refuseKeyName(path: string): void {
 
 // ---------------------------------------------------------------- byte movers
 
-interface Mover {
-  kind: "openssh" | "sftp";
-  /** Write `data` to `remoteTmp`, appending when `offset` > 0. */
-  send(data: ReadableStream<Uint8Array>, remoteTmp: string, offset: number): Promise<void>;
+interface MoverBase {
   /** Stream `remote` from `offset` up to `size` into `sink`. */
   receive(
     remote: string,
@@ -143,11 +134,73 @@ interface Mover {
   close(): Promise<void>;
 }
 
-class OpenSshBytes implements Mover {
+/** Reads the local file itself; handed it only after all of it was scanned. */
+interface FileMover extends MoverBase {
+  kind: "openssh";
+  /**
+   * Send `local` from `offset` on into `remoteTmp` (kept up to `offset`),
+   * reporting bytes as the receiving side gets them. A receiving side that
+   * hashes while writing returns the file's size and SHA-256 (prefix included).
+   */
+  sendFile(
+    local: string,
+    offset: number,
+    remoteTmp: string,
+    onBytes: (n: number) => void,
+    opts: { hashOnArrival: boolean },
+  ): Promise<{ size: number; sha256: string } | undefined>;
+}
+
+/** Sends the bytes it is given (scanned and hashed chunk by chunk on their way). */
+interface StreamMover extends MoverBase {
+  kind: "sftp";
+  /** Write `data` to `remoteTmp`, appending when `offset` > 0. */
+  send(data: ReadableStream<Uint8Array>, remoteTmp: string, offset: number): Promise<void>;
+}
+
+type Mover = FileMover | StreamMover;
+
+class OpenSshBytes implements FileMover {
   kind = "openssh" as const;
   constructor(private ssh: OpenSshMover) {}
-  async send(data: ReadableStream<Uint8Array>, tmp: string, offset: number): Promise<void> {
-    await this.ssh.run(`umask 077 && cat ${offset > 0 ? ">>" : ">"} ${sh(tmp)}`, { stdin: data });
+  async sendFile(
+    local: string,
+    offset: number,
+    tmp: string,
+    onBytes: (n: number) => void,
+    opts: { hashOnArrival: boolean },
+  ): Promise<{ size: number; sha256: string } | undefined> {
+    // The receiver's stdout: "+N" progress lines (bytes so far), then "SIZE HEX".
+    let result: { size: number; sha256: string } | undefined;
+    let reported = 0;
+    let pending = "";
+    const decoder = new TextDecoder();
+    const line = (text: string) => {
+      const m = /^\+(\d+)$/.exec(text);
+      if (m && Number(m[1]) >= reported) {
+        onBytes(Number(m[1]) - reported);
+        reported = Number(m[1]);
+      } else {
+        result = parseSizeHash(text, `cannot upload to ${q(tmp)}`) ?? result;
+      }
+    };
+    const sink = new WritableStream<Uint8Array>({
+      write(chunk) {
+        pending += decoder.decode(chunk, { stream: true });
+        const lines = pending.split("\n");
+        pending = lines.pop()!;
+        if (pending.length > 4096) throw new Error("odd output from the receiving side");
+        lines.forEach(line);
+      },
+      close() {
+        if (pending !== "") line(pending);
+      },
+    });
+    await this.ssh.run(RECEIVE(tmp, offset, opts.hashOnArrival), {
+      stdinFile: { path: local, offset },
+      stdoutTo: sink,
+    });
+    return result;
   }
   async receive(remote: string, offset: number, sink: WritableStream<Uint8Array>): Promise<void> {
     await this.ssh.run(
@@ -165,7 +218,7 @@ class OpenSshBytes implements Mover {
  * latency-bound). Every request also ends when the channel closes: ssh2 does
  * not always answer outstanding callbacks when the connection dies.
  */
-class SftpBytes implements Mover {
+class SftpBytes implements StreamMover {
   kind = "sftp" as const;
   #sftp: Ssh2Sftp;
   #gone: Promise<never>;
@@ -298,7 +351,7 @@ function hashing(hash: Hash, onBytes: (n: number) => void) {
 async function hashPrefix(
   path: string,
   length: number,
-  hash: Hash,
+  hash: Hash | undefined,
   scanner?: KeyScanner,
 ): Promise<void> {
   if (length === 0) return;
@@ -309,8 +362,9 @@ async function hashPrefix(
     while (left > 0) {
       const n = await file.read(buf.subarray(0, Math.min(left, buf.length)));
       if (n === null) break;
-      hash.update(buf.subarray(0, n));
+      hash?.update(buf.subarray(0, n));
       scanner?.push(buf.subarray(0, n));
+      if (scanner?.found) break;
       left -= n;
     }
   } finally {
@@ -360,6 +414,14 @@ async function uploadStream(
   }, { highWaterMark: 2 });
 }
 
+function interrupted(failure: unknown, what: string): SealbatchError {
+  return failure instanceof SealbatchError ? failure : new SealbatchError(
+    "remote",
+    `${what}: ${typeof failure === "string" ? failure : reason(failure)}`,
+    { hint: "run the upload again; it continues where it stopped" },
+  );
+}
+
 function parseSizeHash(text: string, what: string): { size: number; sha256: string } | undefined {
   const m = /^(\d+) ([0-9a-f]{64})$/m.exec(text);
   if (!m) return undefined;
@@ -379,6 +441,70 @@ const SIZE_HASH = (path: string) =>
   `s=$(stat -c %s -- ${sh(path)}) && if command -v openssl >/dev/null 2>&1; ` +
   `then h=$(openssl dgst -sha256 -r ${sh(path)}); else h=$(sha256sum -- ${sh(path)}); fi && ` +
   `printf '%s %s\\n' "$s" "\${h%% *}"`;
+
+/**
+ * Writes stdin to the file argv[1] after its first argv[2] bytes and hashes
+ * the whole file (that prefix read back, then every byte as it is written),
+ * so verification needs no second pass over the file after the transfer.
+ * Prints "+N" (bytes received so far) every 8 MiB, then "SIZE HEX". A 1 MiB
+ * pipe from sshd saves most wake-ups. Fixed text: the path and the number
+ * arrive only as arguments.
+ */
+const RECEIVER = `import hashlib, os, sys
+path, offset = sys.argv[1], int(sys.argv[2])
+try:
+    import fcntl
+    fcntl.fcntl(0, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+except Exception:
+    pass
+h = hashlib.sha256()
+fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+left = offset
+while left > 0:
+    b = os.read(fd, min(left, 1 << 20))
+    if not b:
+        break  # shorter than reported: the hash cannot match, the upload starts over
+    h.update(b)
+    left -= len(b)
+os.ftruncate(fd, offset)
+os.lseek(fd, offset, 0)
+buf = bytearray(1 << 20)
+view = memoryview(buf)
+read = sys.stdin.buffer.raw.readinto
+got = told = 0
+while True:
+    n = read(buf)
+    if not n:
+        break
+    h.update(view[:n])
+    done = 0
+    while done < n:
+        done += os.write(fd, view[done:n])
+    got += n
+    if got - told >= 8 << 20:
+        told = got
+        sys.stdout.write("+%d\\n" % got)
+        sys.stdout.flush()
+print(os.fstat(fd).st_size, h.hexdigest())
+`;
+
+/**
+ * Receive stdin into `tmp` from `offset` on. With python3 on the receiving
+ * side, hashing overlaps the transfer (hashlib uses OpenSSL, as SIZE_HASH
+ * does); without it, or for a small file (where starting python costs more
+ * than hashing afterwards), `cat` writes and the caller hashes the file then.
+ */
+const RECEIVE = (tmp: string, offset: number, hashOnArrival: boolean) => {
+  const cat = `cat ${offset > 0 ? ">>" : ">"} ${sh(tmp)}`;
+  return hashOnArrival
+    ? `umask 077 && if command -v python3 >/dev/null 2>&1; then python3 -I -c ${sh(RECEIVER)} ${
+      sh(tmp)
+    } ${offset}; else ${cat}; fi`
+    : `umask 077 && ${cat}`;
+};
+
+/** From this size on, the receiving side hashes while it writes (when it can). */
+const HASH_ON_ARRIVAL = 32 << 20;
 
 /** Moves files between this machine and one site over its transfer host. */
 export class Transfers implements AsyncDisposable {
@@ -452,6 +578,9 @@ export class Transfers implements AsyncDisposable {
     );
     const existing = parseSizeHash(state, what);
     let offset = Number(/^part (\d+)$/m.exec(state)?.[1] ?? "0");
+    if (!(offset <= size)) offset = 0;
+    // An existing target: the whole file hashed (and scanned) to compare.
+    let whole: string | undefined;
     if (existing) {
       const hash = createHash("sha256");
       const scanner = new KeyScanner();
@@ -459,63 +588,62 @@ export class Transfers implements AsyncDisposable {
       if (scanner.found) {
         throw keyMaterialRefusal(local, `contains ${q(scanner.found)}`);
       }
-      const sha256 = hash.digest("hex");
-      if (existing.sha256 === sha256) {
+      whole = hash.digest("hex");
+      if (existing.sha256 === whole) {
         opts.onProgress?.({ file: local, done: size, total: size });
         return {
           path: target,
           size,
-          sha256,
+          sha256: whole,
           resumedFrom: 0,
           unchanged: true,
           via: this.#mover.kind,
         };
       }
-    }
-    if (!(offset <= size)) offset = 0;
-
-    for (let attempt = 0;; attempt++) {
-      const hash = createHash("sha256");
+    } else if (this.#mover.kind === "openssh") {
+      // A mover that reads the file itself gets it only after all of it was
+      // scanned: no byte leaves before the scan.
       const scanner = new KeyScanner();
-      await hashPrefix(local, offset, hash, scanner);
+      await hashPrefix(local, size, undefined, scanner);
       if (scanner.found) {
         throw keyMaterialRefusal(local, `contains ${q(scanner.found)}`);
       }
+    }
+
+    for (let attempt = 0;; attempt++) {
       let done = offset;
       const progress = (n: number) => {
         done += n;
         opts.onProgress?.({ file: local, done, total: size });
       };
-      const data = await uploadStream(local, offset, hash, scanner, progress);
-      let failure: unknown;
-      try {
-        await this.#mover.send(data, tmp, offset);
-      } catch (err) {
-        failure = err;
-      }
-      // A refused chunk ends the byte stream early, which a mover may take for
-      // a normal end: the scanner and the byte count decide, not the mover.
-      if (scanner.found) {
-        await this.#site.transfer.exec(`rm -f -- ${sh(tmp)}`).catch(() => {});
-        throw keyMaterialRefusal(local, `contains ${q(scanner.found)}`);
-      }
-      if (failure !== undefined || done !== size) {
-        throw failure instanceof SealbatchError ? failure : new SealbatchError(
-          "remote",
-          `${what}: ${
-            failure === undefined ? `the byte stream ended after ${done} bytes` : reason(failure)
-          }`,
-          { hint: "run the upload again; it continues where it stopped" },
+      const sent = this.#mover.kind === "openssh"
+        ? await this.#sendFile(
+          this.#mover,
+          local,
+          offset,
+          tmp,
+          { sha256: whole, stat: info },
+          progress,
+          what,
+        )
+        : await this.#sendStream(this.#mover, local, offset, tmp, size, progress, what);
+      const { sha256, received } = sent;
+      // Verify on the remote side and rename there: the receiving side hashed
+      // the bytes as they arrived (size rechecked at the rename), or it hashes
+      // the file now.
+      const r = received
+        ? received.size === size && received.sha256 === sha256
+          ? await this.#site.transfer.exec(
+            `[ "$(stat -c %s -- ${sh(tmp)})" = ${size} ] && mv -f -- ${sh(tmp)} ${sh(target)}`,
+          )
+          : { code: 1, stdout: `${received.size} ${received.sha256}\n`, stderr: "" }
+        : await this.#site.transfer.exec(
+          `${SIZE_HASH(tmp)} && [ "$s" = ${size} ] && [ "\${h%% *}" = ${sh(sha256)} ] && mv -f -- ${
+            sh(tmp)
+          } ${sh(target)}`,
         );
-      }
-      const sha256 = hash.digest("hex");
-      // Verify on the remote side and rename there, in one command.
-      const r = await this.#site.transfer.exec(
-        `${SIZE_HASH(tmp)} && [ "$s" = ${size} ] && [ "\${h%% *}" = ${sh(sha256)} ] && mv -f -- ${
-          sh(tmp)
-        } ${sh(target)}`,
-      );
       if (r.code === 0) {
+        if (done < size) progress(size - done);
         return {
           path: target,
           size,
@@ -536,9 +664,91 @@ export class Transfers implements AsyncDisposable {
         `${what}: verification failed: remote has ${
           got ? `${got.size} bytes, sha256 ${got.sha256}` : "no readable file"
         }, sent ${size} bytes, sha256 ${sha256}`,
-        { hint: "the partial file was removed; run the upload again" },
+        { hint: "the partial file was removed (or the local file changed); run the upload again" },
       );
     }
+  }
+
+  /**
+   * Hand the scanned file to a mover that reads it itself, and hash it here
+   * meanwhile (unless known). The file must not change from the scan to the
+   * end of the hash: the remote hash then proves the bytes sent were the
+   * bytes scanned.
+   */
+  async #sendFile(
+    mover: FileMover,
+    local: string,
+    offset: number,
+    tmp: string,
+    known: { sha256: string | undefined; stat: Deno.FileInfo },
+    progress: (n: number) => void,
+    what: string,
+  ): Promise<{ sha256: string; received: { size: number; sha256: string } | undefined }> {
+    const hashing = known.sha256 !== undefined ? Promise.resolve(known.sha256) : (async () => {
+      const hash = createHash("sha256");
+      await hashPrefix(local, known.stat.size, hash);
+      return hash.digest("hex");
+    })();
+    const [sent, hashed] = await Promise.allSettled([
+      mover.sendFile(local, offset, tmp, progress, {
+        hashOnArrival: known.stat.size >= HASH_ON_ARRIVAL,
+      }),
+      hashing,
+    ]);
+    if (sent.status === "rejected") throw interrupted(sent.reason, what);
+    if (hashed.status === "rejected") {
+      throw inputError(`${what}: cannot read it: ${reason(hashed.reason)}`);
+    }
+    const now = await Deno.stat(local);
+    const same = (a: Deno.FileInfo, b: Deno.FileInfo) =>
+      a.size === b.size && a.ino === b.ino && a.mtime?.getTime() === b.mtime?.getTime() &&
+      a.ctime?.getTime() === b.ctime?.getTime();
+    if (!same(known.stat, now)) {
+      await this.#site.transfer.exec(`rm -f -- ${sh(tmp)}`).catch(() => {});
+      throw inputError(`${what}: the file changed while it was uploaded`, {
+        hint: "upload it again once nothing writes to it",
+      });
+    }
+    return { sha256: hashed.value, received: sent.value };
+  }
+
+  /** Stream the file from `offset`, each chunk scanned and hashed before it is sent. */
+  async #sendStream(
+    mover: StreamMover,
+    local: string,
+    offset: number,
+    tmp: string,
+    size: number,
+    progress: (n: number) => void,
+    what: string,
+  ): Promise<{ sha256: string; received: undefined }> {
+    const hash = createHash("sha256");
+    const scanner = new KeyScanner();
+    await hashPrefix(local, offset, hash, scanner);
+    if (scanner.found) {
+      throw keyMaterialRefusal(local, `contains ${q(scanner.found)}`);
+    }
+    let streamed = offset;
+    const data = await uploadStream(local, offset, hash, scanner, (n) => {
+      streamed += n;
+      progress(n);
+    });
+    let failure: unknown;
+    try {
+      await mover.send(data, tmp, offset);
+    } catch (err) {
+      failure = err;
+    }
+    // A refused chunk ends the byte stream early, which a mover may take for
+    // a normal end: the scanner and the byte count decide, not the mover.
+    if (scanner.found) {
+      await this.#site.transfer.exec(`rm -f -- ${sh(tmp)}`).catch(() => {});
+      throw keyMaterialRefusal(local, `contains ${q(scanner.found)}`);
+    }
+    if (failure !== undefined || streamed !== size) {
+      throw interrupted(failure ?? `the byte stream ended after ${streamed} bytes`, what);
+    }
+    return { sha256: hash.digest("hex"), received: undefined };
   }
 
   /** Download `remote` to the local file `local` (never overwritten unless identical). */
