@@ -2,10 +2,6 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { exists } from "../util/files.ts";
 import { usageError } from "../util/errors.ts";
-import { wrongKey } from "../luks/cryptsetup.ts";
-import { inspectContainer } from "../luks/inspect.ts";
-import { openContainer } from "../luks/open.ts";
-import { sealDirectory } from "../luks/seal.ts";
 import { DEFAULT_HEADROOM, parseHeadroom, parseSize } from "../luks/size.ts";
 import { jsonMode, note, result, warn } from "./output.ts";
 
@@ -61,6 +57,7 @@ failure and Ctrl-C. Special files (devices, fifos, sockets) are refused.`,
       const headroom = opts.headroom === undefined ? undefined : parseHeadroom(opts.headroom);
       const keyPath = opts.key ?? opts.out.replace(/\.img$/, "") + ".key";
       const create = opts.key === undefined || !(await exists(opts.key));
+      const { sealDirectory } = await import("../luks/seal.ts");
       const res = await sealDirectory({
         source: dir,
         out: opts.out,
@@ -107,6 +104,7 @@ Modes are restored, symlinks stay links, special files are refused, and
 nothing appears in --out unless the whole container was extracted and checked.`,
     )
     .action(async (container, opts) => {
+      const { openContainer } = await import("../luks/open.ts");
       const res = await openContainer({
         image: container,
         keyPath: opts.key,
@@ -137,6 +135,7 @@ Examples:
   sealbatch --json data inspect input.img`,
     )
     .action(async (container, opts) => {
+      const { inspectContainer } = await import("../luks/inspect.ts");
       const r = await inspectContainer(container, opts.key);
       const slots = r.keyslots.map((k) =>
         `${k.id} (${k.type}, ${k.kdf}, ${k.keySize * 8}-bit key)`
@@ -165,7 +164,10 @@ Examples:
         );
       }
       result(lines.join("\n"), r);
-      if (r.keyOpens === false) wrongKey(container, r.keySlotDamaged);
+      if (r.keyOpens === false) {
+        const { wrongKey } = await import("../luks/cryptsetup.ts");
+        wrongKey(container, r.keySlotDamaged);
+      }
     });
 }
 

@@ -1,6 +1,5 @@
 /** `sealbatch demo`: the tutorial end to end on this machine (or on the local test site). */
 import { Command } from "@commander-js/extra-typings";
-import { runDemo, testSite } from "../demo/demo.ts";
 import type { DemoResult, DemoSite } from "../demo/demo.ts";
 import { usageError } from "../util/errors.ts";
 import { sitePath } from "../config/site_path.ts";
@@ -57,6 +56,7 @@ Examples:
       if (opts.signKey !== undefined && opts.site === undefined) {
         throw usageError("--sign-key needs --site");
       }
+      const { runDemo, testSite } = await import("../demo/demo.ts");
       let site: DemoSite | undefined;
       if (opts.site === "test") {
         site = await testSite();

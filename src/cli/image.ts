@@ -2,9 +2,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { q, refusal, usageError } from "../util/errors.ts";
 import { jsonMode, note, result, warn } from "./output.ts";
-import { writeImageKeyPair } from "../image/keys.ts";
-import { buildImage } from "../image/build.ts";
-import { type ImageReport, inspectImage } from "../image/inspect.ts";
+import type { ImageReport } from "../image/inspect.ts";
 import { FORMAT_EXPLANATION } from "../image/apptainer.ts";
 
 function formatTime(seconds: number): string {
@@ -81,6 +79,7 @@ function keygenCommand() {
       "\nThe key pair is made in-process; no ssh-keygen or openssl is needed. Existing keys are never overwritten.\n\nExamples:\n  sealbatch image keygen --out ~/.sealbatch/image-keys\n  sealbatch image build app.def --pem ~/.sealbatch/image-keys/rsa_pub.pem --out app.sif",
     )
     .action(async (opts) => {
+      const { writeImageKeyPair } = await import("../image/keys.ts");
       const r = await writeImageKeyPair(opts.out);
       result(
         `wrote ${r.privateKey} (private, mode 0600; keep it off shared storage)\nwrote ${r.publicKey} (public, for 'image build --pem')`,
@@ -115,6 +114,7 @@ Examples:
   sudo sealbatch image build app.def --pem keys/rsa_pub.pem --out app.sif   # LUKS2 format`,
     )
     .action(async (definition, opts) => {
+      const { buildImage } = await import("../image/build.ts");
       const r = await buildImage({
         definition,
         publicKey: opts.pem,
@@ -160,6 +160,7 @@ Examples:
           hint: "key material on the command line is visible to every user of the machine",
         });
       }
+      const { inspectImage } = await import("../image/inspect.ts");
       const report = await inspectImage(image, opts.key !== undefined ? { key: opts.key } : {});
       if (opts.requireEncrypted && !report.encrypted) {
         throw refusal(`image ${q(image)} is not encrypted (format ${report.format})`, {

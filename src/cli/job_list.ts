@@ -1,6 +1,6 @@
 /** `sealbatch job list` / `job show ID`: the jobs this project has run, from its state files. */
 import { Command } from "@commander-js/extra-typings";
-import { type JobEntry, listJobs, projectStateDir, showJob } from "../run/project.ts";
+import type { JobEntry } from "../run/project.ts";
 import { result } from "./output.ts";
 
 function outcome(j: JobEntry): string {
@@ -17,6 +17,7 @@ export function jobListCommand() {
     .option("--project <dir>", "project directory (default: the current directory)")
     .addHelpText("after", "\nExamples:\n  sealbatch job list\n  sealbatch --json job list")
     .action(async (opts) => {
+      const { listJobs, projectStateDir } = await import("../run/project.ts");
       const jobs = await listJobs(projectStateDir(opts.project ?? Deno.cwd()));
       const rows = [
         ["job", "created", "slurm", "state", "spec"],
@@ -43,6 +44,7 @@ export function jobShowCommand() {
     .option("--project <dir>", "project directory (default: the current directory)")
     .addHelpText("after", "\nExamples:\n  sealbatch job show bart-fft-1a2b3c4d")
     .action(async (id, opts) => {
+      const { projectStateDir, showJob } = await import("../run/project.ts");
       const j = await showJob(projectStateDir(opts.project ?? Deno.cwd()), id);
       const lines = [
         `job      ${j.job}`,

@@ -2,12 +2,9 @@
 import { Command } from "@commander-js/extra-typings";
 import { q, SealbatchError } from "../util/errors.ts";
 import { parseDuration } from "../util/duration.ts";
-import { RemoteSite } from "../remote/connection.ts";
 import { joinRemote, remoteName, remotePath, sh } from "../remote/quote.ts";
-import { Transfers } from "../remote/transfer.ts";
 import { sshShell } from "../slurm/shell.ts";
 import { cancel, JobEndedError, jobFiles, jobId, jobState, waitForJob } from "../slurm/slurm.ts";
-import { submitJob } from "../slurm/submit_job.ts";
 import { note, progress, result } from "./output.ts";
 import { resolveSite, type SiteFlags, withSiteOptions } from "./remote.ts";
 
@@ -32,6 +29,8 @@ export function jobSubmitCommand() {
       ),
   ).action(async (dir, opts) => {
     const { site: settings, slurm } = await resolveSite(opts as SiteFlags);
+    const { RemoteSite } = await import("../remote/connection.ts");
+    const { submitJob } = await import("../slurm/submit_job.ts");
     await using site = await RemoteSite.connect(settings);
     const bar = progress("uploading");
     const out = await submitJob(site, slurm, {
@@ -57,6 +56,7 @@ export function jobStatusCommand() {
   ).action(async (id, opts) => {
     jobId(id);
     const { site: settings, slurm } = await resolveSite(opts as SiteFlags);
+    const { RemoteSite } = await import("../remote/connection.ts");
     await using site = await RemoteSite.connect(settings);
     const s = await jobState(sshShell(site.login), slurm, id);
     if (!s) throw new SealbatchError("job", `job ${id} is unknown to squeue and sacct`);
@@ -92,6 +92,7 @@ Examples:
     const { site: settings, slurm } = await resolveSite(opts as SiteFlags);
     const timeoutMs = opts.timeout ? parseDuration(opts.timeout, "--timeout") : undefined;
     const maxIntervalMs = parseDuration(opts.interval, "--interval");
+    const { RemoteSite } = await import("../remote/connection.ts");
     await using site = await RemoteSite.connect(settings);
     const r = await waitForJob(sshShell(site.login), slurm, id, {
       maxIntervalMs,
@@ -112,6 +113,7 @@ export function jobCancelCommand() {
   ).action(async (id, opts) => {
     jobId(id);
     const { site: settings, slurm } = await resolveSite(opts as SiteFlags);
+    const { RemoteSite } = await import("../remote/connection.ts");
     await using site = await RemoteSite.connect(settings);
     await cancel(sshShell(site.login), slurm, id);
     result(`cancelled ${id}`, { id, cancelled: true });
@@ -146,6 +148,8 @@ export function jobFetchCommand() {
       return f;
     });
     const { site: settings, slurm } = await resolveSite(opts as SiteFlags);
+    const { RemoteSite } = await import("../remote/connection.ts");
+    const { Transfers } = await import("../remote/transfer.ts");
     await using site = await RemoteSite.connect(settings);
     const shell = sshShell(site.login);
     let workDir: string;

@@ -1,6 +1,5 @@
 /** `sealbatch job seal`: encrypt a command script to the node and sign the batch script. */
 import { Command } from "@commander-js/extra-typings";
-import { sealJob } from "../job/seal.ts";
 import { parseDuration } from "../util/duration.ts";
 import { localUser } from "../util/user.ts";
 import { passphraseSource } from "./passphrase.ts";
@@ -41,6 +40,7 @@ Examples:
     )
     .action(async (opts) => {
       const expiresMs = parseDuration(opts.expires, "--expires");
+      const { sealJob } = await import("../job/seal.ts");
       const out = await sealJob({
         command: { file: opts.command },
         nodeKey: opts.nodeKey,

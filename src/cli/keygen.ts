@@ -1,6 +1,5 @@
 /** `sealbatch keygen`: an OpenPGP key pair for a user (signing) or a node (decryption). */
 import { Command, Option } from "@commander-js/extra-typings";
-import { checkKeygenInput, writeKeyPair } from "../pgp/keygen.ts";
 import type { KeyKind } from "../pgp/keygen.ts";
 import { newPassphrase } from "./passphrase.ts";
 import { result } from "./output.ts";
@@ -35,6 +34,7 @@ Examples:
   sealbatch keygen --kind user --name ci --email ci@example.org --out keys --passphrase-file pw.txt`,
     )
     .action(async (opts) => {
+      const { checkKeygenInput, writeKeyPair } = await import("../pgp/keygen.ts");
       await checkKeygenInput({ ...opts, outDir: opts.out });
       const passphrase = await newPassphrase(opts.passphraseFile);
       const out = await writeKeyPair({

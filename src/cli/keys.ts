@@ -5,13 +5,10 @@ import { parseDuration } from "../util/duration.ts";
 import { exists } from "../util/files.ts";
 import { writeSecretFile } from "../util/secret_file.ts";
 import { localUser } from "../util/user.ts";
-import { loadSiteProfile } from "../config/site.ts";
-import { escrowJob } from "../kms/escrow.ts";
-import { keyStatus, revokeJob, rewrapJob } from "../kms/followup.ts";
 import { DEFAULT_STATE_DIR, readRecord } from "../kms/job_record.ts";
 import type { Credentials, KeyMode } from "../kms/credentials.ts";
-import { VaultClient, vaultSettings } from "../kms/vault_client.ts";
-import { tokenFrom, type TokenSource } from "../config/vault_token.ts";
+import type { VaultClient } from "../kms/vault_client.ts";
+import type { TokenSource } from "../config/vault_token.ts";
 import { jsonMode, note, result } from "./output.ts";
 
 interface VaultFlags {
@@ -28,6 +25,8 @@ async function clientFor(
   recordAddr?: string,
   tokenSource: TokenSource = { kind: "auto" },
 ): Promise<VaultClient> {
+  const { VaultClient, vaultSettings } = await import("../kms/vault_client.ts");
+  const { tokenFrom } = await import("../config/vault_token.ts");
   const settings = vaultSettings({
     ...(flags.vaultAddr ?? recordAddr ? { addr: flags.vaultAddr ?? recordAddr! } : {}),
     ...(flags.caCert ? { caCert: flags.caCert } : {}),
@@ -122,6 +121,7 @@ Examples:
         }
         return { name: spec.slice(0, at), file: spec.slice(at + 1) };
       });
+      const { loadSiteProfile } = await import("../config/site.ts");
       const site = o.site ? await loadSiteProfile(o.site) : undefined;
       const mode: KeyMode = o.mode ?? site?.vault.keyMode ?? "job-scoped";
       const policy = o.policy ?? (mode === "reference" ? site?.vault.referencePolicy : undefined);
@@ -143,6 +143,8 @@ Examples:
           ? { namespace: o.namespace ?? site!.vault.namespace! }
           : {}),
       };
+      const { escrowJob } = await import("../kms/escrow.ts");
+      const { revokeJob } = await import("../kms/followup.ts");
       const vault = await clientFor(flags, true, undefined, site?.vault.tokenSource);
       try {
         const r = await escrowJob(vault, {
@@ -197,6 +199,7 @@ Examples:
   sealbatch --json keys status --job mri-042 --pending`,
     )
     .action(async (o) => {
+      const { keyStatus } = await import("../kms/followup.ts");
       const state = o.state ?? DEFAULT_STATE_DIR;
       const record = await readRecord(state, o.job);
       const vault = await clientFor(o, false, record.vault_addr);
@@ -241,6 +244,7 @@ Examples:
     )
     .action(async (o) => {
       await checkOut(o.out);
+      const { rewrapJob } = await import("../kms/followup.ts");
       const state = o.state ?? DEFAULT_STATE_DIR;
       const record = await readRecord(state, o.job);
       const vault = await clientFor(o, true, record.vault_addr);
@@ -279,6 +283,7 @@ Examples:
   sealbatch keys revoke --job mri-042`,
     )
     .action(async (o) => {
+      const { revokeJob } = await import("../kms/followup.ts");
       const state = o.state ?? DEFAULT_STATE_DIR;
       const record = await readRecord(state, o.job);
       const vault = await clientFor(o, true, record.vault_addr);

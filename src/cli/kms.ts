@@ -2,8 +2,6 @@
 import { Command } from "@commander-js/extra-typings";
 import { inputError, q, refusal, SealbatchError, usageError } from "../util/errors.ts";
 import { readTextCapped } from "../util/files.ts";
-import { startDevServer } from "../kms/dev_server.ts";
-import { VaultClient, vaultSettings } from "../kms/vault_client.ts";
 import { note, result, warn } from "./output.ts";
 
 function parseListen(text: string): { hostname: string; port: number } {
@@ -60,6 +58,7 @@ Examples:
           key: await readTextCapped(o.tlsKey!, 1 << 20, "TLS key"),
         }
         : {};
+      const { startDevServer } = await import("../kms/dev_server.ts");
       let server;
       try {
         server = await startDevServer({
@@ -101,6 +100,7 @@ Examples:
   VAULT_ADDR=https://vault.example.org:8200 sealbatch --json kms health`,
     )
     .action(async (o) => {
+      const { VaultClient, vaultSettings } = await import("../kms/vault_client.ts");
       const vault = await VaultClient.connect(vaultSettings({
         ...(o.vaultAddr ? { addr: o.vaultAddr } : {}),
         ...(o.caCert ? { caCert: o.caCert } : {}),

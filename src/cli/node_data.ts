@@ -5,8 +5,6 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { usageError } from "../util/errors.ts";
-import { loadNodeConfig } from "../node/config.ts";
-import { nodeDataClose, nodeDataOpen } from "../node/data.ts";
 import { result } from "./output.ts";
 
 const CONFIG_HELP = "node config (default $SEALBATCH_NODE_CONFIG or /etc/sealbatch/node.yaml)";
@@ -17,7 +15,11 @@ const CONFIG_HELP = "node config (default $SEALBATCH_NODE_CONFIG or /etc/sealbat
  * directories beside it in the root-owned work_dir, so that one is used.
  */
 async function workBase(config: string | undefined): Promise<{ workBase?: string }> {
-  const dir = Deno.env.get("SEALBATCH_WORK_DIR") || (await loadNodeConfig(config)).workDir;
+  let dir = Deno.env.get("SEALBATCH_WORK_DIR") || undefined;
+  if (dir === undefined) {
+    const { loadNodeConfig } = await import("../node/config.ts");
+    dir = (await loadNodeConfig(config)).workDir;
+  }
   return dir === undefined ? {} : { workBase: dir };
 }
 
@@ -45,6 +47,7 @@ memory-backed directory (node config work_dir, else $XDG_RUNTIME_DIR) and the
 mount point becomes a symlink to it; 'close' seals it back.`,
     )
     .action(async (container, opts) => {
+      const { nodeDataOpen } = await import("../node/data.ts");
       const res = await nodeDataOpen({
         image: container,
         keyPath: opts.keyFile,
@@ -88,6 +91,7 @@ same key (the client opens it with 'sealbatch data open'), then wipe it.`,
       if (opts.discard && (opts.sealTo !== undefined || opts.keyFile !== undefined)) {
         throw usageError("--discard cannot be combined with --seal-to or --key-file");
       }
+      const { nodeDataClose } = await import("../node/data.ts");
       const res = await nodeDataClose({
         mountPoint: opts.mountPoint,
         discard: Boolean(opts.discard),

@@ -2,7 +2,6 @@
 import { Command } from "@commander-js/extra-typings";
 import { refusal } from "../util/errors.ts";
 import { ARMOR_LIMITS } from "../pgp/armor.ts";
-import { decryptAndExecute } from "../node/decrypt_and_execute.ts";
 import { passphraseSource } from "./passphrase.ts";
 import { note } from "./output.ts";
 
@@ -60,6 +59,7 @@ Examples:
     --node-key node01.sec.asc --state state </dev/null`,
     )
     .action(async (opts) => {
+      const { decryptAndExecute } = await import("../node/decrypt_and_execute.ts");
       const out = await decryptAndExecute({
         ...(opts.config !== undefined ? { configFile: opts.config } : {}),
         ...(opts.nodeKey !== undefined ? { nodeKey: opts.nodeKey } : {}),

@@ -1,7 +1,5 @@
 /** `sealbatch node fetch-keys` / `node wipe-keys`: the job script gets its keys once, and removes them. */
 import { Command } from "@commander-js/extra-typings";
-import { fetchKeys, wipeKeys } from "../node/fetch_keys.ts";
-import { loadNodeConfig } from "../node/config.ts";
 import { note, result } from "./output.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -43,6 +41,8 @@ Examples:
   sealbatch --json node fetch-keys --credentials creds.json --key luks`,
     )
     .action(async (o) => {
+      const { loadNodeConfig } = await import("../node/config.ts");
+      const { fetchKeys } = await import("../node/fetch_keys.ts");
       const config = await loadNodeConfig(o.config);
       const vaultAddr = o.vaultAddr ?? config.vaultAddr;
       const caCert = o.caCert ?? config.vaultCacert;
@@ -72,6 +72,7 @@ Examples:
   sealbatch node wipe-keys /run/sealbatch/keys-42`,
     )
     .action(async (dir) => {
+      const { wipeKeys } = await import("../node/fetch_keys.ts");
       const n = await wipeKeys(dir);
       result(`wiped ${n} key file(s) in ${dir}`, { dir, wiped: n });
     });

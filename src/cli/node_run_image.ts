@@ -1,6 +1,5 @@
 /** `sealbatch node run-image`: run an encrypted image inside the job, then remove its key. */
 import { Command } from "@commander-js/extra-typings";
-import { parseBind, runImage } from "../node/run_image.ts";
 
 export function runImageCommand() {
   return new Command("run-image")
@@ -14,7 +13,7 @@ export function runImageCommand() {
     .option(
       "--bind <src:dst>",
       "bind a host directory into the container (repeatable; SRC:DST or SRC:DST:ro)",
-      (value: string, previous: string[]) => [...previous, parseBind(value)],
+      (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
     .argument("<image>", "SIF image")
@@ -31,6 +30,9 @@ Examples:
     app.sif -- bart fft -u -i 3 /in/shepp_logan /out/output_fft`,
     )
     .action(async (image, args, opts) => {
-      await runImage({ pemFile: opts.pemFile, image, binds: opts.bind, args });
+      // Checked here rather than while parsing: the step module loads only when the command runs.
+      const { parseBind, runImage } = await import("../node/run_image.ts");
+      const binds = opts.bind.map(parseBind);
+      await runImage({ pemFile: opts.pemFile, image, binds, args });
     });
 }

@@ -1,10 +1,8 @@
 /** `sealbatch remote ...`: the SSH side of a site; also the shared site flags of remote commands. */
 import { Command } from "@commander-js/extra-typings";
-import { loadSiteProfile } from "../config/site.ts";
 import { sitePath } from "../config/site_path.ts";
 import { inputError, q, SealbatchError, usageError } from "../util/errors.ts";
 import { localUser } from "../util/user.ts";
-import { checkSite } from "../remote/check.ts";
 import type { Endpoint, SiteConnection } from "../remote/settings.ts";
 import { defaultSlurmSettings, type SlurmProgram, type SlurmSettings } from "../slurm/slurm.ts";
 import { green, red, result } from "./output.ts";
@@ -66,6 +64,7 @@ export async function resolveSite(
   if (flags.via && !["auto", "openssh", "sftp"].includes(flags.via)) {
     throw usageError(`--via: expected auto, openssh or sftp, got ${q(flags.via)}`);
   }
+  const { loadSiteProfile } = await import("../config/site.ts");
   const profile = flags.site ? await loadSiteProfile(sitePath(flags.site)) : undefined;
   const user = flags.user ?? profile?.ssh.user ?? localUser();
   const host = flags.host ?? profile?.ssh.login.host;
@@ -148,6 +147,7 @@ export function remoteCommand(): Command {
       ),
   ).action(async (opts) => {
     const { site, slurm } = await resolveSite(opts as SiteFlags);
+    const { checkSite } = await import("../remote/check.ts");
     const lines = await checkSite(site, slurm);
     const human = lines.map((l) =>
       `${l.ok ? green("ok  ") : red("FAIL")} ${l.check.padEnd(10)} ${l.detail}${

@@ -1,14 +1,11 @@
 /** `sealbatch run JOB.yaml`: the whole secure workflow for one job or a cohort. */
 import { Command } from "@commander-js/extra-typings";
-import { type JobSpec, loadJobSpec } from "../config/job_spec.ts";
-import { loadSiteProfile, type SiteProfile } from "../config/site.ts";
+import type { JobSpec } from "../config/job_spec.ts";
+import type { SiteProfile } from "../config/site.ts";
 import { sitePath } from "../config/site_path.ts";
-import { VaultClient } from "../kms/vault_client.ts";
-import { tokenFrom } from "../config/vault_token.ts";
-import { type CohortRow, matchDirectories, runCohort } from "../run/cohort.ts";
-import { findResumable, jobDir, newJobId, projectStateDir } from "../run/project.ts";
-import { outcomeText, type RunEvent, runJob, type RunSummary } from "../run/run.ts";
-import { SiteBackend } from "../run/site_backend.ts";
+import type { VaultClient } from "../kms/vault_client.ts";
+import type { CohortRow } from "../run/cohort.ts";
+import type { RunEvent, RunSummary } from "../run/run.ts";
 import { formatDuration } from "../util/duration.ts";
 import { q, reason, SealbatchError, usageError } from "../util/errors.ts";
 import { bold, dim, jsonMode, note, oneLine, red, result } from "./output.ts";
@@ -105,7 +102,10 @@ function cohortReporter(): (e: RunEvent) => void {
   };
 }
 
-function summaryText(s: RunSummary): string {
+/** The run module's wording of a job's end (loaded with it, when a run starts). */
+type OutcomeText = (s: RunSummary) => string;
+
+function summaryText(s: RunSummary, outcomeText: OutcomeText): string {
   const out = [
     bold(`job ${s.job}${s.slurmJob ? ` (Slurm ${s.slurmJob})` : ""}: ${outcomeText(s)}`),
   ];
@@ -133,7 +133,7 @@ function summaryText(s: RunSummary): string {
   return out.join("\n");
 }
 
-function cohortTable(rows: CohortRow[]): string {
+function cohortTable(rows: CohortRow[], outcomeText: OutcomeText): string {
   const lines = [
     ["input", "job", "slurm", "result", "outputs"],
     ...rows.map((r) => [
@@ -159,6 +159,8 @@ async function vaultFor(profile: SiteProfile, dryRun: boolean): Promise<VaultCli
     ...(profile.vault.caCert ? { caCert: profile.vault.caCert } : {}),
     ...(profile.vault.namespace ? { namespace: profile.vault.namespace } : {}),
   };
+  const { VaultClient } = await import("../kms/vault_client.ts");
+  const { tokenFrom } = await import("../config/vault_token.ts");
   // A dry run escrows nothing, so it needs no token.
   const source = profile.vault.tokenSource;
   const token = dryRun ? await tokenFrom(source).catch(() => undefined) : await tokenFrom(source);
@@ -214,6 +216,14 @@ Examples:
       }
       if (!opts.site) throw usageError("no site given: use --site NAME or --site FILE");
       if (opts.new && opts.each) throw usageError("--new and --each exclude each other");
+      const { loadJobSpec } = await import("../config/job_spec.ts");
+      const { loadSiteProfile } = await import("../config/site.ts");
+      const { matchDirectories, runCohort } = await import("../run/cohort.ts");
+      const { findResumable, jobDir, newJobId, projectStateDir } = await import(
+        "../run/project.ts"
+      );
+      const { outcomeText, runJob } = await import("../run/run.ts");
+      const { SiteBackend } = await import("../run/site_backend.ts");
       const spec: JobSpec = await loadJobSpec(absolute(specPath));
       const profile = await loadSiteProfile(sitePath(opts.site));
       const signKey = opts.signKey ?? profile.signKey;
@@ -256,7 +266,10 @@ Examples:
             concurrency,
             onEvent: cohortReporter(),
           });
-          result(cohortTable(rows), rows.map((r) => ({ ...r, error: r.error && reason(r.error) })));
+          result(
+            cohortTable(rows, outcomeText),
+            rows.map((r) => ({ ...r, error: r.error && reason(r.error) })),
+          );
           const bad = rows.filter((r) => r.error || (r.summary && failure(r.summary)));
           if (bad.length > 0) {
             throw new SealbatchError("job", `${bad.length} of ${rows.length} jobs did not succeed`);
@@ -274,7 +287,7 @@ Examples:
           jobId: job,
           onEvent: jobReporter(),
         });
-        result(summaryText(summary), summary);
+        result(summaryText(summary, outcomeText), summary);
         const err = failure(summary);
         if (err) {
           if (summary.stderr !== undefined && !jsonMode()) {

@@ -1,12 +1,10 @@
 /** `sealbatch site ...`: create and check site profiles. */
 import { Command } from "@commander-js/extra-typings";
-import { loadSiteProfile } from "../config/site.ts";
 import { sitePath } from "../config/site_path.ts";
 import { siteTemplate } from "../config/site_template.ts";
 import { writeFileAtomic } from "../util/files.ts";
 import { localUser, NAME_RE } from "../util/user.ts";
 import { q, SealbatchError, usageError } from "../util/errors.ts";
-import { checkProfile } from "../run/doctor.ts";
 import { green, note, red, result } from "./output.ts";
 import { passphraseSource } from "./passphrase.ts";
 
@@ -49,12 +47,14 @@ export function siteCommand(): Command {
       "\nExamples:\n  sealbatch site check gwdg\n  sealbatch site check ./site.yaml --offline",
     )
     .action(async (nameOrPath, opts) => {
+      const { loadSiteProfile } = await import("../config/site.ts");
       const profile = await loadSiteProfile(sitePath(nameOrPath));
       if (opts.offline) {
         result(`ok   profile: ${profile.path} is valid`, { ok: true, profile });
         return;
       }
       const identity = profile.ssh.identity;
+      const { checkProfile } = await import("../run/doctor.ts");
       const checks = await checkProfile(profile, {
         ...(identity
           ? { passphrase: () => passphraseSource(undefined)(`SSH identity ${identity}`) }

@@ -1,6 +1,5 @@
 /** `sealbatch view`: a BART result as a PNG. */
 import { Command } from "@commander-js/extra-typings";
-import { viewCfl } from "../view/view.ts";
 import { result } from "./output.ts";
 
 export function viewCommand(): Command {
@@ -18,6 +17,7 @@ export function viewCommand(): Command {
         "  sealbatch view shepp_logan --out kspace.png --log",
     )
     .action(async (file, opts) => {
+      const { viewCfl } = await import("../view/view.ts");
       const r = await viewCfl({ input: file, out: opts.out, log: opts.log });
       const more = r.slices > 1 ? ` (first of ${r.slices} slices)` : "";
       result(`wrote ${r.out}: ${r.width}x${r.height} ${r.scale} magnitude${more}`, r);
