@@ -18,7 +18,7 @@
  * deleting it; the raw peers only delete theirs.
  */
 import { exec } from "../src/util/exec.ts";
-import { KDF_ARGS } from "../src/luks/cryptsetup.ts";
+import { HEADER_ARGS, KDF_ARGS, REDUCE_BYTES } from "../src/luks/cryptsetup.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const mib = Number(Deno.args[0] ?? 256);
@@ -105,7 +105,7 @@ try {
         await Deno.writeFile(raw, new Uint8Array());
         await Deno.truncate(raw, fsBytes);
         await exec("mkfs.ext4", ["-q", "-F", "-b", "4096", "-m", "0", "-d", src, raw]);
-        await Deno.truncate(raw, fsBytes + 32 * 1024 * 1024);
+        await Deno.truncate(raw, fsBytes + REDUCE_BYTES);
         await exec("cryptsetup", [
           "reencrypt",
           "--encrypt",
@@ -114,8 +114,9 @@ try {
           "--sector-size",
           "4096",
           ...KDF_ARGS,
+          ...HEADER_ARGS,
           "--reduce-device-size",
-          "32M",
+          `${REDUCE_BYTES / 1024}k`,
           "--force-offline-reencrypt",
           "--disable-locks",
           "--batch-mode",

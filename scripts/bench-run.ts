@@ -16,6 +16,7 @@
  * Usage: deno run -P=test scripts/bench-run.ts [cohort-size]
  */
 import { loadJobSpec } from "../src/config/job_spec.ts";
+import { HEADER_ARGS, REDUCE_BYTES } from "../src/luks/cryptsetup.ts";
 import { loadSiteProfile } from "../src/config/site.ts";
 import { startDevServer } from "../src/kms/dev_server.ts";
 import { VaultClient } from "../src/kms/vault_client.ts";
@@ -52,7 +53,7 @@ try {
   const writeSpec = (name: string, extra = "") =>
     Deno.writeTextFile(
       `${dir}/${name}`,
-      `name: bench\ninput: input\noutputs: results\noutput_size: 16M\n` +
+      `name: bench\ninput: input\noutputs: results\n` +
         `command: "bart fft -u -i 3 {input}/shepp_logan {output}/output_fft"\n` +
         `resources:\n  time: "00:10:00"\n${extra}`,
     );
@@ -99,15 +100,17 @@ try {
   await Deno.mkdir(raw);
   await Deno.writeFile(`${raw}/key`, crypto.getRandomValues(new Uint8Array(64)), { mode: 0o600 });
   const container = async (name: string, source: string) => {
-    await exec("truncate", ["-s", "48M", `${raw}/${name}`]);
-    await exec("mkfs.ext4", ["-q", "-d", source, `${raw}/${name}`, "16M"]);
+    // The smallest file system and header, as sealbatch makes them for small jobs.
+    await exec("truncate", ["-s", "5M", `${raw}/${name}`]);
+    await exec("mkfs.ext4", ["-q", "-d", source, `${raw}/${name}`, "4M"]);
     await exec("cryptsetup", [
       "reencrypt",
       "--encrypt",
       "--type",
       "luks2",
+      ...HEADER_ARGS,
       "--reduce-device-size",
-      "32M",
+      `${REDUCE_BYTES / 1024}k`,
       "--pbkdf",
       "pbkdf2",
       "--pbkdf-force-iterations",

@@ -36,9 +36,11 @@ export interface SealJobInput {
   /**
    * Files the job reads, hashed into the manifest. A file below `outDir` is
    * named by its path relative to it, any other by its base name (it is
-   * expected beside run.sh on the node).
+   * expected beside run.sh on the node). A caller that has just hashed a file
+   * passes its SHA-256 (hex) along; the node checks it against the file all
+   * the same.
    */
-  inputs?: string[];
+  inputs?: (string | { file: string; sha256: string })[];
   jobId?: string;
   /** Results container (relative to run.sh's directory) the node hashes into its receipt. */
   results?: string;
@@ -101,16 +103,22 @@ export async function sealJob(input: SealJobInput): Promise<SealJobOutput> {
   const command = "file" in input.command
     ? await readTextCapped(input.command.file, MAX_COMMAND_BYTES, "command script")
     : input.command.text;
-  const names = new Map<string, string>();
-  for (const file of input.inputs ?? []) {
-    const name = checkInputPath(await inputName(file, input.outDir));
+  const names = new Map<string, { file: string; sha256?: string }>();
+  for (const given of input.inputs ?? []) {
+    const entry: { file: string; sha256?: string } = typeof given === "string"
+      ? { file: given }
+      : given;
+    if (entry.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(entry.sha256)) {
+      throw inputError(`invalid SHA-256 for input ${q(entry.file)}`);
+    }
+    const name = checkInputPath(await inputName(entry.file, input.outDir));
     if (names.has(name)) throw inputError(`input ${q(name)} is given twice`);
-    names.set(name, file);
+    names.set(name, entry);
   }
   if (input.results !== undefined) checkInputPath(input.results);
   const nodeKey = await readPublicKeyFile(input.nodeKey, "node key");
   const inputs: Record<string, string> = {};
-  for (const [name, file] of names) inputs[name] = await sha256File(file);
+  for (const [name, e] of names) inputs[name] = e.sha256 ?? await sha256File(e.file);
   // Last: the secret key is unlocked only when nothing else can fail any more.
   const signKey = await readPrivateKeyFile(input.signKey, "signing key", input.passphrase);
 

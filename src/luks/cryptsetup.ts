@@ -9,10 +9,22 @@ import { inputError, q, refusal } from "../util/errors.ts";
 import { exec } from "../util/exec.ts";
 import type { Jobs } from "./jobs.ts";
 
-/** Free tail `reencrypt --encrypt` needs (its "32M"): twice the 16 MiB header (man page). */
-export const REDUCE_BYTES = 32 * 1024 * 1024;
+/**
+ * The small LUKS2 header of containers sealbatch makes: two 16 KiB metadata
+ * copies and a 256 KiB key slot area. One key slot holds the 512-bit volume
+ * key split into 4000 anti-forensic stripes: 64 x 4000 = 256000 bytes, 258048
+ * aligned to 4 KiB, so it fits. cryptsetup's default, 16 MiB of header, would
+ * be most of a small job's upload.
+ */
+export const HEADER_ARGS = ["--luks2-metadata-size", "16k", "--luks2-keyslots-size", "256k"];
+/**
+ * Free tail `reencrypt --encrypt` needs: twice the header (man page). The data
+ * then starts at half of it, 512 KiB, which the header above fits (cryptsetup
+ * widens the key slot area up to the data).
+ */
+export const REDUCE_BYTES = 1024 * 1024;
 /** Size of the header and key slot area at the start of containers sealbatch makes. */
-export const HEADER_BYTES = 16 * 1024 * 1024;
+export const HEADER_BYTES = REDUCE_BYTES / 2;
 
 /**
  * The key derivation for a key file of 64 random bytes. A KDF only slows down
@@ -46,8 +58,9 @@ export async function encryptInPlace(jobs: Jobs, image: string, key: Uint8Array)
     "--sector-size",
     "4096",
     ...KDF_ARGS,
+    ...HEADER_ARGS,
     "--reduce-device-size",
-    "32M",
+    `${REDUCE_BYTES / 1024}k`,
     "--force-offline-reencrypt",
     "--disable-locks",
     "--batch-mode",

@@ -10,8 +10,13 @@ const MiB = 1024 * 1024;
 const INODE_BYTES = 256;
 /** Average size assumed for output files when reserving inodes for headroom. */
 const BYTES_PER_SPARE_INODE = 64 * 1024;
-/** Smallest file system sealbatch makes (mkfs.ext4 needs room for its journal). */
-const MIN_BYTES = 16 * MiB;
+/**
+ * Smallest file system sealbatch makes: every byte of a container is uploaded,
+ * and a job's containers are mostly this small. 2 MiB holds the inode table
+ * and about 1.5 MiB of files. Below 8 MiB mkfs.ext4 makes no journal, which a
+ * container that is written once and then only read does not need.
+ */
+export const MIN_FS_BYTES = 2 * MiB;
 
 export type Headroom = { mib: number } | { percent: number };
 
@@ -76,7 +81,7 @@ const roundMiB = (n: number) => Math.ceil(n / MiB) * MiB;
 
 /** The least a file system holding this content can be. */
 export function minimumBytes(stats: SourceStats): number {
-  return Math.max(MIN_BYTES, roundMiB(withMetadata(stats.contentBytes, stats.entries + 1024)));
+  return Math.max(MIN_FS_BYTES, roundMiB(withMetadata(stats.contentBytes, stats.entries + 1024)));
 }
 
 /** Size and inode count for `auto`, or for an explicit size (checked against the minimum). */
@@ -94,6 +99,6 @@ export function planFs(
   }
   const room = headroomBytes(stats, headroom);
   const inodes = stats.entries + 1024 + Math.ceil(room / BYTES_PER_SPARE_INODE);
-  const bytes = Math.max(MIN_BYTES, roundMiB(withMetadata(stats.contentBytes + room, inodes)));
+  const bytes = Math.max(MIN_FS_BYTES, roundMiB(withMetadata(stats.contentBytes + room, inodes)));
   return { bytes, inodes };
 }

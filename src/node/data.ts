@@ -231,7 +231,10 @@ export async function nodeDataClose(o: NodeCloseOptions): Promise<NodeCloseResul
         source: `${dir}/data`,
         out: results,
         key: { path: keyPath, create: false },
+        // The results are only read from now on: no room for more (it would be
+        // downloaded as ciphertext).
         size: "auto",
+        headroom: { mib: 0 },
         revealNames: false,
         ...(o.workBase ? { workBase: o.workBase } : {}),
       });

@@ -298,8 +298,11 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
           source: spec.input.path,
           out: f.input,
           key: { path: f.luksKey, create: true },
+          // The command writes to {output}; the input is only read (on the node it
+          // is opened into private storage, or mounted and discarded), so its
+          // container is as small as its content allows: every byte is uploaded.
           size: "auto",
-          headroom: { mib: 8 },
+          headroom: { mib: 0 },
           revealNames: true,
           onPhase: (p) => emit({ step: "seal-input", phase: "note", detail: p }),
         });
@@ -321,7 +324,12 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
           source: empty,
           out: f.output,
           key: { path: f.luksKey, create: false },
+          // Without output_size the smallest container: the node seals the
+          // results into a new container sized to what the job wrote (rootless
+          // open, i.e. a job account that is not root). Only a node that mounts
+          // the container itself (root with device-mapper) is bound by its size.
           size: spec.outputSize,
+          headroom: { mib: 0 },
           revealNames: true,
         });
       } finally {
@@ -496,6 +504,38 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     throw err;
   }
 
+  /**
+   * The SHA-256 the local steps recorded when they made `file`: not hashed a
+   * second time for the manifest. If the file changed since, its upload shows
+   * it (checkedAgainstState), and the node refuses it by the manifest's hash.
+   */
+  function knownHash(file: string): string | undefined {
+    const made = file === f.input
+      ? "seal-input"
+      : file === f.output
+      ? "prepare-output"
+      : file === f.image
+      ? "image"
+      : undefined;
+    return made === undefined ? undefined : state.get<{ sha256?: string }>(made)?.sha256;
+  }
+  function withKnownHash(file: string): string | { file: string; sha256: string } {
+    const sha256 = knownHash(file);
+    return sha256 === undefined ? file : { file, sha256 };
+  }
+  /** An upload must be the file the manifest names: refused before submission otherwise. */
+  function checkedAgainstState(file: string, sent: FileSummary): FileSummary {
+    const want = knownHash(file);
+    if (want !== undefined && sent.sha256 !== want) {
+      throw new SealbatchError(
+        "refused",
+        `cannot submit ${job}: ${sent.name} changed after the job was sealed`,
+        { hint: "start the job afresh with --new" },
+      );
+    }
+    return sent;
+  }
+
   async function sealRun(credentials: Credentials, outDir: string): Promise<SealedJob> {
     await removeIfExists(`${outDir}/run.sh`, `${outDir}/run.sh.sig`);
     const script = renderSealbatchScript({
@@ -515,7 +555,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       outDir,
       user,
       expiresMs: wrapTtlMs,
-      inputs: files.slice(0, -2),
+      inputs: files.slice(0, -2).map(withKnownHash),
       results: RESULTS,
       jobId: job,
     });
@@ -543,14 +583,17 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
         ...(r.resumedFrom > 0 ? { resumedFrom: r.resumedFrom } : {}),
       };
     };
-    // The containers (and image) side by side: each transfer waits on round trips and
-    // hashing that the others fill. All of them settle before an error is reported.
-    const settled = await Promise.allSettled(files.slice(0, -2).map(one));
+    // The containers (and image) and run.sh.sig side by side: each transfer waits on
+    // round trips and hashing that the others fill. All of them settle before an error
+    // is reported.
+    const settled = await Promise.allSettled(
+      files.slice(0, -1).map(async (file) => checkedAgainstState(file, await one(file))),
+    );
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) throw failed.reason;
     const out = settled.map((s) => (s as PromiseFulfilledResult<FileSummary>).value);
     // run.sh last: a job directory with a run.sh is complete.
-    for (const file of files.slice(-2)) out.push(await one(file));
+    out.push(await one(f.run));
     return out;
   }
 

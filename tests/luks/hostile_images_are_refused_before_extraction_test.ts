@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HEADER_BYTES, KDF_ARGS } from "../../src/luks/cryptsetup.ts";
+import { HEADER_ARGS, HEADER_BYTES, KDF_ARGS, REDUCE_BYTES } from "../../src/luks/cryptsetup.ts";
 import { exec } from "../../src/util/exec.ts";
 import { assertOneLineError, tempDir } from "../_helpers/cli.ts";
 import { cli, names } from "./_fixture.ts";
@@ -18,7 +18,7 @@ async function hostileContainer(base: string, edit: string): Promise<{ img: stri
   await Deno.truncate(img, 32 * MiB);
   await exec("mkfs.ext4", ["-q", "-F", "-b", "4096", "-d", src, img]);
   await exec("debugfs", ["-w", "-R", edit, img]);
-  await Deno.truncate(img, 64 * MiB);
+  await Deno.truncate(img, 32 * MiB + REDUCE_BYTES);
   await exec("cryptsetup", [
     "reencrypt",
     "--encrypt",
@@ -27,8 +27,9 @@ async function hostileContainer(base: string, edit: string): Promise<{ img: stri
     "--sector-size",
     "4096",
     ...KDF_ARGS,
+    ...HEADER_ARGS,
     "--reduce-device-size",
-    "32M",
+    `${REDUCE_BYTES / 1024}k`,
     "--force-offline-reencrypt",
     "--disable-locks",
     "--batch-mode",

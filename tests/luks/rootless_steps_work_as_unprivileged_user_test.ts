@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HEADER_BYTES, KDF_ARGS } from "../../src/luks/cryptsetup.ts";
+import { HEADER_ARGS, HEADER_BYTES, KDF_ARGS, REDUCE_BYTES } from "../../src/luks/cryptsetup.ts";
 import { detachForDecrypt } from "../../src/luks/detach.ts";
 import { readLuksHeader } from "../../src/luks/header.ts";
 import { exec } from "../../src/util/exec.ts";
@@ -83,7 +83,7 @@ Deno.test({
     await Deno.truncate(img, 32 * 1024 * 1024);
     await giveToNobody(dir.path);
     await asNobody("mkfs.ext4", ["-q", "-F", "-b", "4096", "-m", "0", "-d", src, img]);
-    await Deno.truncate(img, 64 * 1024 * 1024);
+    await Deno.truncate(img, 32 * 1024 * 1024 + REDUCE_BYTES);
     await asNobody("cryptsetup", [
       "reencrypt",
       "--encrypt",
@@ -92,8 +92,9 @@ Deno.test({
       "--sector-size",
       "4096",
       ...KDF_ARGS,
+      ...HEADER_ARGS,
       "--reduce-device-size",
-      "32M",
+      `${REDUCE_BYTES / 1024}k`,
       "--force-offline-reencrypt",
       "--disable-locks",
       "--batch-mode",

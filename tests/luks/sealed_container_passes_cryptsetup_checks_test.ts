@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { HEADER_BYTES } from "../../src/luks/cryptsetup.ts";
 import { exec } from "../../src/util/exec.ts";
 import { tempDir } from "../_helpers/cli.ts";
 import { sealSample } from "./_fixture.ts";
@@ -19,9 +20,20 @@ Deno.test("a sealed container is standard LUKS2 that cryptsetup accepts with the
   const segment = meta.segments["0"];
   assert.equal(segment.encryption, "aes-xts-plain64");
   assert.equal(segment.sector_size, 4096);
-  assert.equal(segment.offset, String(16 * 1024 * 1024));
-  assert.equal(meta.keyslots["0"].key_size, 64, "512-bit volume key");
-  assert.equal(meta.keyslots["0"].kdf.type, "pbkdf2");
+  // The small header: 16 KiB metadata copies, data at 512 KiB, one key slot.
+  assert.equal(segment.offset, String(HEADER_BYTES));
+  assert.equal(HEADER_BYTES, 512 * 1024);
+  assert.equal(meta.config.json_size, String(16 * 1024 - 4096));
+  const slot = meta.keyslots["0"];
+  assert.equal(slot.key_size, 64, "512-bit volume key");
+  assert.equal(slot.kdf.type, "pbkdf2");
+  assert.equal(slot.af.stripes, 4000);
+  assert.ok(
+    Number(slot.area.offset) + Number(slot.area.size) <= HEADER_BYTES,
+    "the key slot lies inside the header",
+  );
+  // Header + a whole number of MiB of file system: the encryption's scratch tail is gone.
+  assert.equal((await Deno.stat(img)).size % (1024 * 1024), HEADER_BYTES);
   const test = await exec("cryptsetup", [
     "open",
     "--test-passphrase",
@@ -43,7 +55,7 @@ Deno.test("data inspect shows header facts without a key and says whether a key 
   const facts = JSON.parse(plain.stdout);
   assert.equal(facts.version, 2);
   assert.equal(facts.sectorSize, 4096);
-  assert.equal(facts.dataOffset, 16 * 1024 * 1024);
+  assert.equal(facts.dataOffset, HEADER_BYTES);
   assert.match(facts.uuid, /^[0-9a-f-]{36}$/);
   assert.equal(facts.keyslots.length, 1);
 

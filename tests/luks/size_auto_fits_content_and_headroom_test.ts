@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { minimumBytes, parseHeadroom, parseSize, planFs } from "../../src/luks/size.ts";
+import { HEADER_BYTES } from "../../src/luks/cryptsetup.ts";
+import {
+  MIN_FS_BYTES,
+  minimumBytes,
+  parseHeadroom,
+  parseSize,
+  planFs,
+} from "../../src/luks/size.ts";
 import { SealbatchError } from "../../src/util/errors.ts";
 import { assertOneLineError, tempDir } from "../_helpers/cli.ts";
 import { cli, names } from "./_fixture.ts";
@@ -76,4 +83,27 @@ Deno.test("an explicit --size below what the content needs is refused before any
   assert.match(res.stderr, /cannot seal into 16 MiB: the content needs at least \d+ MiB/);
   assertOneLineError(res.stderr);
   assert.deepEqual(await names(dir.path), ["runtime", "src"]);
+});
+
+Deno.test("the smallest container is a 2 MiB file system behind a 512 KiB header, and it opens", async () => {
+  assert.equal(planFs({ contentBytes: 0, entries: 0 }, "auto", { mib: 0 }).bytes, MIN_FS_BYTES);
+  assert.equal(MIN_FS_BYTES, 2 * MiB);
+  await using dir = await tempDir();
+  const src = `${dir.path}/src`;
+  const runtime = `${dir.path}/runtime`;
+  await Deno.mkdir(src);
+  await Deno.mkdir(runtime);
+  await Deno.writeTextFile(`${src}/note.txt`, "small\n");
+  const res = await cli(
+    ["data", "seal", src, "--out", `${dir.path}/s.img`, "--headroom", "0"],
+    runtime,
+  );
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal((await Deno.stat(`${dir.path}/s.img`)).size, HEADER_BYTES + MIN_FS_BYTES);
+  const open = await cli(
+    ["data", "open", `${dir.path}/s.img`, "--key", `${dir.path}/s.key`, "--out", `${dir.path}/o`],
+    runtime,
+  );
+  assert.equal(open.code, 0, open.stderr);
+  assert.equal(await Deno.readTextFile(`${dir.path}/o/note.txt`), "small\n");
 });

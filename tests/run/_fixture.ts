@@ -66,7 +66,6 @@ export async function makeProject(opts: ProjectOptions = {}): Promise<Project> {
 input: input
 command: ${JSON.stringify(opts.command ?? BART_COMMAND)}
 outputs: results
-output_size: 16M
 resources:
   time: "00:10:00"
 ${opts.specExtra ?? ""}`,

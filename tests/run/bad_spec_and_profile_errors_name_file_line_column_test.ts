@@ -36,9 +36,9 @@ const CASES: [string, string, string, RegExp][] = [
   ],
   [
     "an output size too small for a container",
-    SPEC + "output_size: 4M\n",
+    SPEC + "output_size: 1M\n",
     PROFILE,
-    /job\.yaml:5:14: the output container needs at least 16M/,
+    /job\.yaml:5:14: the output container needs at least 2M/,
   ],
   [
     "a node command that is not a list",
