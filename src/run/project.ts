@@ -9,7 +9,7 @@ import { exists } from "../util/files.ts";
 import { NAME_RE } from "../util/user.ts";
 import type { Receipt } from "../job/receipt.ts";
 import { RunState } from "./state.ts";
-import { type StepName, STEPS } from "./run.ts";
+import { type StepName, STEPS } from "./steps.ts";
 
 export const STATE_DIR = ".sealbatch";
 

@@ -37,22 +37,8 @@ import { localUser } from "../util/user.ts";
 import type { Backend, JobResult } from "./backend.ts";
 import { RunState } from "./state.ts";
 
-export const STEPS = [
-  "plan",
-  "seal-input",
-  "prepare-output",
-  "image",
-  "escrow",
-  "seal-job",
-  "upload",
-  "submit",
-  "wait",
-  "fetch",
-  "verify-receipt",
-  "open-results",
-  "revoke",
-] as const;
-export type StepName = (typeof STEPS)[number];
+export { type StepName, STEPS } from "./steps.ts";
+import type { StepName } from "./steps.ts";
 
 export interface RunEvent {
   job: string;
