@@ -1,0 +1,118 @@
+/**
+ * Files below SMALL_FILE go in one remote command: over the ssh2 connection
+ * (below SMALL_VIA_OPENSSH) or one OpenSSH command, never the three round
+ * trips of the resumable path. Each stores and verifies the file, reports an
+ * identical target as unchanged and replaces a stale partial; bytes that
+ * arrive changed are refused with nothing left behind; key material is
+ * refused before any command runs at all.
+ */
+import assert from "node:assert/strict";
+import { RemoteSite } from "../../src/remote/connection.ts";
+import { SMALL_FILE, SMALL_VIA_OPENSSH, Transfers } from "../../src/remote/transfer.ts";
+import { SealbatchError } from "../../src/util/errors.ts";
+import { sha256File } from "../../src/util/files.ts";
+import { tempDir } from "../_helpers/cli.ts";
+import { connection, scratchName, SITE_SKIP, siteEnv } from "./_site.ts";
+
+function random(size: number): Uint8Array {
+  const data = new Uint8Array(size);
+  for (let o = 0; o < size; o += 65536) {
+    crypto.getRandomValues(data.subarray(o, Math.min(size, o + 65536)));
+  }
+  return data;
+}
+
+Deno.test({
+  name: "small uploads: one round trip, verified; changed bytes and key material refused",
+  ignore: SITE_SKIP !== false,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const env = await siteEnv();
+    await using tmp = await tempDir();
+    await using site = await RemoteSite.connect(connection(env, { bulk: "openssh" }));
+    await using transfers = await Transfers.open(site);
+    const remoteDir = `${env.SITE_REMOTE_DIR}/${scratchName("small")}`;
+
+    // Count the commands on the ssh2 connection; optionally alter the bytes on their way.
+    const calls: { stdin: number }[] = [];
+    let tamper: ((b: Uint8Array) => Uint8Array) | undefined;
+    const exec = site.transfer.exec.bind(site.transfer);
+    site.transfer.exec = (command: string, opts: { stdin?: Uint8Array } = {}) => {
+      calls.push({ stdin: opts.stdin?.length ?? 0 });
+      const stdin = opts.stdin && tamper ? tamper(opts.stdin) : opts.stdin;
+      return exec(command, stdin ? { stdin } : {});
+    };
+    // Checks go around the counter (the login and transfer host are one here).
+    const list = async () => (await exec(`ls -A ${remoteDir} 2>/dev/null`)).stdout;
+    const remoteHash = async (name: string) =>
+      (await exec(`sha256sum ${remoteDir}/${name}`)).stdout.split(" ")[0];
+
+    try {
+      await exec(`mkdir -p ${remoteDir}`);
+      // Both transports: [size, ssh2 commands one upload makes].
+      for (const [size, viaSsh2] of [[SMALL_VIA_OPENSSH - 1, 1], [SMALL_FILE - 1, 0]] as const) {
+        const name = `f${size}.img`;
+        const local = `${tmp.path}/${name}`;
+        await Deno.writeFile(local, random(size));
+        const want = await sha256File(local);
+        // A stale partial (as an interrupted large upload leaves one) is replaced.
+        await exec(`printf junk > ${remoteDir}/.${name}.sealbatch-part`);
+        calls.length = 0;
+        let last = 0;
+        const up = await transfers.upload(local, remoteDir, {
+          onProgress: (p) => (last = p.done),
+        });
+        assert.deepEqual(calls, viaSsh2 ? [{ stdin: size }] : [], `${size}: one command`);
+        assert.deepEqual(
+          [up.size, up.sha256, up.unchanged, up.resumedFrom],
+          [size, want, false, 0],
+        );
+        assert.equal(last, size);
+        assert.equal(await remoteHash(name), want);
+        assert.doesNotMatch(await list(), /sealbatch-part/, "no temporary name left");
+        // The same bytes again: nothing stored anew.
+        calls.length = 0;
+        assert.equal((await transfers.upload(local, remoteDir)).unchanged, true);
+        assert.equal(calls.length, viaSsh2);
+      }
+
+      // Bytes changed on their way: refused by the remote check, old target kept, no partial.
+      const name = `f${SMALL_VIA_OPENSSH - 1}.img`;
+      const before = await remoteHash(name);
+      await Deno.writeFile(`${tmp.path}/${name}`, random(SMALL_VIA_OPENSSH - 1));
+      tamper = (b) => {
+        const c = b.slice();
+        c[c.length >> 1]! ^= 1;
+        return c;
+      };
+      await assert.rejects(
+        transfers.upload(`${tmp.path}/${name}`, remoteDir),
+        (err) =>
+          err instanceof SealbatchError && err.kind === "remote" &&
+          /verification failed: remote has \d+ bytes, sha256 [0-9a-f]{64}, sent/.test(err.message),
+      );
+      tamper = undefined;
+      assert.doesNotMatch(await list(), /sealbatch-part/);
+      assert.equal(await remoteHash(name), before, "the earlier target is kept");
+
+      // Key material in a small file: refused before any command runs.
+      const listed = await list();
+      calls.length = 0;
+      const key = `${tmp.path}/notes.txt`;
+      await Deno.writeFile(
+        key,
+        new TextEncoder().encode("x\n-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n"),
+      );
+      await assert.rejects(
+        transfers.upload(key, remoteDir),
+        (err) => err instanceof SealbatchError && err.kind === "refused",
+      );
+      assert.deepEqual(calls, [], "no command, no byte sent");
+      assert.equal(await list(), listed);
+    } finally {
+      site.transfer.exec = exec;
+      await site.login.exec(`rm -rf -- ${remoteDir}`);
+    }
+  },
+});
