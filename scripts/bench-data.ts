@@ -19,8 +19,8 @@
  */
 import { exec } from "../src/util/exec.ts";
 import { HEADER_ARGS, KDF_ARGS, REDUCE_BYTES } from "../src/luks/cryptsetup.ts";
+import { CLI_ARGS } from "../tests/_helpers/cli.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const mib = Number(Deno.args[0] ?? 256);
 const rounds = Number(Deno.args[1] ?? 2);
 
@@ -32,13 +32,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 
 function sealbatch(args: string[], runtime: string) {
   return exec(Deno.execPath(), [
-    "run",
-    "-q",
-    "--no-prompt",
-    "-P=sealbatch",
-    "--config",
-    `${ROOT}/deno.json`,
-    `${ROOT}/main.ts`,
+    ...CLI_ARGS,
     ...args,
   ], { env: { XDG_RUNTIME_DIR: runtime, NO_COLOR: "1" }, what: "sealbatch" });
 }

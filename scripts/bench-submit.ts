@@ -20,6 +20,7 @@ import { joinRemote, sh } from "../src/remote/quote.ts";
 import { sshShell } from "../src/slurm/shell.ts";
 import { defaultSlurmSettings, submit } from "../src/slurm/slurm.ts";
 import { exec } from "../src/util/exec.ts";
+import { CLI_ARGS } from "../tests/_helpers/cli.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const iterations = Number(Deno.args[0] ?? 5);
@@ -79,13 +80,7 @@ try {
   await Deno.writeTextFile(command, "#!/bin/bash\ntrue\n");
   const job = `${local}/job`;
   await exec(Deno.execPath(), [
-    "run",
-    "-q",
-    "--no-prompt",
-    "-P=sealbatch",
-    "--config",
-    `${ROOT}/deno.json`,
-    `${ROOT}/main.ts`,
+    ...CLI_ARGS,
     "job",
     "seal",
     "--command",
@@ -102,13 +97,7 @@ try {
 
   const cli = await timed(iterations, (i) =>
     exec(Deno.execPath(), [
-      "run",
-      "-q",
-      "--no-prompt",
-      "-P=sealbatch",
-      "--config",
-      `${ROOT}/deno.json`,
-      `${ROOT}/main.ts`,
+      ...CLI_ARGS,
       "job",
       "submit",
       job,

@@ -4,6 +4,20 @@
  */
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
+/**
+ * `deno` arguments that run this checkout's CLI as `deno task sealbatch` does
+ * (the project's `sealbatch` permission set, never a prompt). After Deno.execPath().
+ */
+export const CLI_ARGS: readonly string[] = [
+  "run",
+  "-q",
+  "--no-prompt",
+  "-P=sealbatch",
+  "--config",
+  `${ROOT}/deno.json`,
+  `${ROOT}/main.ts`,
+];
+
 /** An empty node config, so that the machine's /etc/sealbatch/node.yaml never leaks in. */
 export const HERMETIC_NODE_CONFIG = `${ROOT}/tests/_helpers/node.yaml`;
 
@@ -24,13 +38,7 @@ export interface CliOptions {
 export async function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "-q",
-      "--no-prompt",
-      "-P=sealbatch",
-      "--config",
-      `${ROOT}/deno.json`,
-      `${ROOT}/main.ts`,
+      ...CLI_ARGS,
       ...args,
     ],
     cwd: opts.cwd ?? ROOT,

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as openpgp from "openpgp";
-import { ROOT, tempDir } from "../_helpers/cli.ts";
+import { CLI_ARGS, tempDir } from "../_helpers/cli.ts";
 import { hasProgram } from "../../src/util/exec.ts";
 
 const PASSPHRASE = "correct horse battery";
@@ -15,17 +15,7 @@ async function onTerminal(
   args: string[],
   answers: [RegExp, string][],
 ): Promise<{ code: number; screen: string }> {
-  const quoted = [
-    Deno.execPath(),
-    "run",
-    "-q",
-    "--no-prompt",
-    "-P=sealbatch",
-    "--config",
-    `${ROOT}/deno.json`,
-    `${ROOT}/main.ts`,
-    ...args,
-  ]
+  const quoted = [Deno.execPath(), ...CLI_ARGS, ...args]
     .map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
   const child = new Deno.Command("script", {
     args: ["-qfec", quoted, "/dev/null"],

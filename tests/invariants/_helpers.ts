@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import denoJson from "../../deno.json" with { type: "json" };
-import { ROOT } from "../_helpers/cli.ts";
+import { CLI_ARGS, ROOT } from "../_helpers/cli.ts";
 import type { CliResult } from "../_helpers/cli.ts";
 
 export const IS_ROOT = Deno.uid() === 0;
@@ -120,13 +120,7 @@ export interface TimedRun {
 export async function runCliTimed(run: TimedRun): Promise<CliResult & { timedOut: boolean }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "-q",
-      "--no-prompt",
-      "-P=sealbatch",
-      "--config",
-      `${ROOT}/deno.json`,
-      `${ROOT}/main.ts`,
+      ...CLI_ARGS,
       ...run.args,
     ],
     cwd: run.cwd ?? ROOT,

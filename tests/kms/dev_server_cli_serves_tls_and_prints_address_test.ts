@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ROOT, runCli, tempDir } from "../_helpers/cli.ts";
+import { CLI_ARGS, runCli, tempDir } from "../_helpers/cli.ts";
 import { VaultClient } from "../../src/kms/vault_client.ts";
 import { makePki } from "./_helpers.ts";
 
@@ -8,13 +8,7 @@ Deno.test("`sealbatch kms dev-server` starts as users start it, serves TLS and s
   const pki = await makePki(dir.path);
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "-q",
-      "--no-prompt",
-      "-P=sealbatch",
-      "--config",
-      `${ROOT}/deno.json`,
-      `${ROOT}/main.ts`,
+      ...CLI_ARGS,
       "kms",
       "dev-server",
       "--listen",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ROOT, tempDir } from "../_helpers/cli.ts";
+import { CLI_ARGS, tempDir } from "../_helpers/cli.ts";
 import { cli, names } from "./_fixture.ts";
 
 /** True once a private work directory in `runtime` holds `file`. */
@@ -15,13 +15,7 @@ async function working(runtime: string, file: string): Promise<boolean> {
 async function interrupt(args: string[], runtime: string, file: string) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "-q",
-      "--no-prompt",
-      "-P=sealbatch",
-      "--config",
-      `${ROOT}/deno.json`,
-      `${ROOT}/main.ts`,
+      ...CLI_ARGS,
       ...args,
     ],
     env: { NO_COLOR: "1", XDG_RUNTIME_DIR: runtime },

@@ -5,7 +5,7 @@
  * put on PATH and records the argv and whether the key existed during the run.
  */
 import assert from "node:assert/strict";
-import { assertOneLineError, ROOT, runCli, tempDir } from "../_helpers/cli.ts";
+import { assertOneLineError, CLI_ARGS, ROOT, runCli, tempDir } from "../_helpers/cli.ts";
 import { generateImageKeyPair } from "../../src/image/keys.ts";
 import { hasProgram } from "../../src/util/exec.ts";
 import { makeTestImage } from "../image/_sif_images.ts";
@@ -125,11 +125,7 @@ Deno.test("run-image interrupted by SIGTERM while the container runs: key remove
   const { key, sif } = await setup(dir.path);
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "-q",
-      "--no-prompt",
-      "-P=sealbatch",
-      `${ROOT}/main.ts`,
+      ...CLI_ARGS,
       "node",
       "run-image",
       "--pem-file",

@@ -9,7 +9,7 @@ import { type DevServer, startDevServer } from "../../src/kms/dev_server.ts";
 import { VaultClient } from "../../src/kms/vault_client.ts";
 import { writeSheppLoganSample } from "../../src/sample/shepp_logan.ts";
 import { exec, hasProgram } from "../../src/util/exec.ts";
-import { type CliResult, ROOT, tempDir } from "../_helpers/cli.ts";
+import { CLI_ARGS, type CliResult, tempDir } from "../_helpers/cli.ts";
 import { SITE_SKIP, type SiteEnv, siteEnv } from "../remote/_site.ts";
 
 export const BART_COMMAND = "bart fft -u -i 3 {input}/shepp_logan {output}/output_fft";
@@ -121,13 +121,7 @@ export async function runIn(
 ): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "-q",
-      "--no-prompt",
-      "-P=sealbatch",
-      "--config",
-      `${ROOT}/deno.json`,
-      `${ROOT}/main.ts`,
+      ...CLI_ARGS,
       ...args,
     ],
     cwd: project.dir,

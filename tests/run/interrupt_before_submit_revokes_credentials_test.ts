@@ -14,7 +14,10 @@ Deno.test({
     const r = await runIn(p, ["run", "job.yaml", "--site", "site.yaml"], (line, child) => {
       if (!sent && /^escrow +done/.test(line)) {
         sent = true;
+        // Frozen first, so that a fast run cannot reach the submission before Ctrl-C lands.
+        child.kill("SIGSTOP");
         child.kill("SIGINT");
+        child.kill("SIGCONT");
       }
     });
     assert.ok(sent, r.stderr);

@@ -6,7 +6,7 @@
  * verified and skipped when the same bytes are already there.
  */
 import assert from "node:assert/strict";
-import { ROOT, tempDir } from "../_helpers/cli.ts";
+import { CLI_ARGS, tempDir } from "../_helpers/cli.ts";
 import { writeKeyPair } from "../../src/pgp/keygen.ts";
 import { sealJob } from "../../src/job/seal.ts";
 import { LocalBackend } from "../../src/run/local_backend.ts";
@@ -17,16 +17,7 @@ import { MEMORY_AVAILABLE, memoryDir } from "./_memory.ts";
 const ignore = !MEMORY_AVAILABLE;
 const why = " (needs a tmpfs: $XDG_RUNTIME_DIR, or root to mount one)";
 
-const NODE_COMMAND = [
-  Deno.execPath(),
-  "run",
-  "-q",
-  "--config",
-  `${ROOT}/deno.json`,
-  "--no-prompt",
-  "-P=sealbatch",
-  `${ROOT}/main.ts`,
-];
+const NODE_COMMAND = [Deno.execPath(), ...CLI_ARGS];
 
 async function setup(dir: string, memoryRoot: string) {
   const user = localUser();
