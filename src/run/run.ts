@@ -360,6 +360,8 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
 
   // Ctrl-C before the job is submitted: the credentials this run created are revoked.
   let armed = !state.done("submit");
+  // A run.sh being written when Ctrl-C lands must be finished before it can be removed.
+  let sealing: Promise<unknown> | undefined;
   const disarm = onCleanup(async () => {
     if (armed) await withdrawEscrow();
   });
@@ -390,7 +392,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
         return { record: r.recordPath, expiresAt: r.record.expires_at };
       });
       const credentials = credentialsOf(await readRecord(project, job));
-      await step("seal-job", () => sealRun(credentials, dir));
+      await step("seal-job", () => (sealing = sealRun(credentials, dir)));
       const uploads = await step("upload", () => uploadAll());
       for (const u of uploads) {
         emit({
@@ -622,6 +624,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     const record = await readRecord(project, job);
     await revokeJob(vault, project, record);
     await Deno.rename(recordPath(project, job), `${dir}/keys.revoked.json`);
+    await sealing?.catch(() => {});
     await removeIfExists(f.run, f.sig);
     for (const s of ["escrow", "seal-job", "upload"]) await state.forget(s);
   }
