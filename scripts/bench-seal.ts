@@ -8,26 +8,11 @@
 import { writeKeyPair } from "../src/pgp/keygen.ts";
 import { sealJob } from "../src/job/seal.ts";
 import { exec } from "../src/util/exec.ts";
+import { median, timed } from "./_bench.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const iterations = Number(Deno.args[0] ?? 15);
 const dir = await Deno.makeTempDir({ prefix: "sealbatch-bench-" });
-
-async function timed(n: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await fn(i);
-    times.push(performance.now() - t0);
-  }
-  return times;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 try {
   const user = await writeKeyPair({ kind: "user", name: "u", email: "u@bench", outDir: dir });

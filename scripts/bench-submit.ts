@@ -21,6 +21,7 @@ import { sshShell } from "../src/slurm/shell.ts";
 import { defaultSlurmSettings, submit } from "../src/slurm/slurm.ts";
 import { exec } from "../src/util/exec.ts";
 import { CLI_ARGS } from "../tests/_helpers/cli.ts";
+import { median, timed } from "./_bench.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const iterations = Number(Deno.args[0] ?? 5);
@@ -57,21 +58,6 @@ const sbatchHeld = (dir: string) =>
   `cd ${sh(dir)} && sbatch --parsable -p secure --exclusive --hold run.sh`;
 const held: string[] = [];
 
-async function timed(n: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await fn(i);
-    times.push(performance.now() - t0);
-  }
-  return times;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 try {
