@@ -9,6 +9,9 @@ import { inputError, q, refusal } from "../util/errors.ts";
 import { exec } from "../util/exec.ts";
 import type { Jobs } from "./jobs.ts";
 
+/** Every reencrypt here works on a private file nobody else opens; the key comes on stdin. */
+const OFFLINE = ["--force-offline-reencrypt", "--disable-locks", "--batch-mode", "--key-file", "-"];
+
 /**
  * The small LUKS2 header of containers sealbatch makes: two 16 KiB metadata
  * copies and a 256 KiB key slot area. One key slot holds the 512-bit volume
@@ -61,11 +64,7 @@ export async function encryptInPlace(jobs: Jobs, image: string, key: Uint8Array)
     ...HEADER_ARGS,
     "--reduce-device-size",
     `${REDUCE_BYTES / 1024}k`,
-    "--force-offline-reencrypt",
-    "--disable-locks",
-    "--batch-mode",
-    "--key-file",
-    "-",
+    ...OFFLINE,
     path,
   ], {
     stdin: key,
@@ -92,21 +91,7 @@ export async function startDecrypt(
   header: string,
   key: Uint8Array,
 ): Promise<void> {
-  await jobs.run("cryptsetup", [
-    "reencrypt",
-    "--decrypt",
-    "--init-only",
-    "--header",
-    header,
-    "--resilience",
-    "none",
-    "--force-offline-reencrypt",
-    "--disable-locks",
-    "--batch-mode",
-    "--key-file",
-    "-",
-    data,
-  ], { stdin: key, what: "cannot decrypt the container" });
+  await decryptStep(jobs, ["--decrypt", "--init-only", "--resilience", "none"], data, header, key);
 }
 
 /** Step two: decrypt the data (after startDecrypt and the copy). */
@@ -116,18 +101,20 @@ export async function finishDecrypt(
   header: string,
   key: Uint8Array,
 ): Promise<void> {
-  await jobs.run("cryptsetup", [
-    "reencrypt",
-    "--resume-only",
-    "--header",
-    header,
-    "--force-offline-reencrypt",
-    "--disable-locks",
-    "--batch-mode",
-    "--key-file",
-    "-",
-    data,
-  ], { stdin: key, what: "cannot decrypt the container" });
+  await decryptStep(jobs, ["--resume-only"], data, header, key);
+}
+
+function decryptStep(
+  jobs: Jobs,
+  step: string[],
+  data: string,
+  header: string,
+  key: Uint8Array,
+): Promise<unknown> {
+  return jobs.run("cryptsetup", ["reencrypt", ...step, "--header", header, ...OFFLINE, data], {
+    stdin: key,
+    what: "cannot decrypt the container",
+  });
 }
 
 /** True when a key slot of `image` opens with `key` (exit 2 means no slot does). */
