@@ -5,6 +5,7 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { usageError } from "../util/errors.ts";
+import { parseSize } from "../luks/size.ts";
 import { result } from "./output.ts";
 
 const CONFIG_HELP = "node config (default $SEALBATCH_NODE_CONFIG or /etc/sealbatch/node.yaml)";
@@ -29,6 +30,8 @@ function openCommand() {
     .argument("<container>", "LUKS2 container (NAME.img)")
     .requiredOption("--key-file <file>", "key file (mode 0600, node-local private storage)")
     .requiredOption("--mount-point <dir>", "where the job sees the data (missing or empty)")
+    .option("--create", "start empty: no container is read (privileged: a new one is made)")
+    .option("--size <auto|MiB>", "with --create, privileged: file system size of the new container")
     .addOption(
       new Option("--mode <mode>", "privileged: root + device-mapper; rootless: private memory copy")
         .choices(["auto", "privileged", "rootless"] as const).default("auto" as const),
@@ -40,19 +43,26 @@ function openCommand() {
 Examples:
   sealbatch node data open input.img --key-file "$KEYDIR/input.key" --mount-point "$TMPDIR/data"
   sealbatch node data open input.img --key-file k.key --mount-point /mnt/job --mode privileged
+  sealbatch node data open output.img --create --key-file k.key --mount-point "$TMPDIR/out"
 
 privileged: cryptsetup open + mount -o nodev,nosuid,noexec; the job writes into
 the container itself. rootless: the data is extracted into a private
 memory-backed directory (node config work_dir, else $XDG_RUNTIME_DIR) and the
-mount point becomes a symlink to it; 'close' seals it back.`,
+mount point becomes a symlink to it; 'close' seals it back.
+--create: the job starts with an empty directory and CONTAINER must not exist;
+privileged, a new container of --size MiB (default: the smallest) is made
+there under the key; rootless, nothing is made until 'close' seals the results.`,
     )
     .action(async (container, opts) => {
+      if (opts.size !== undefined && !opts.create) throw usageError("--size needs --create");
+      const size = opts.size === undefined ? "auto" : parseSize(opts.size);
       const { nodeDataOpen } = await import("../node/data.ts");
       const res = await nodeDataOpen({
         image: container,
         keyPath: opts.keyFile,
         mountPoint: opts.mountPoint,
         mode: opts.mode,
+        ...(opts.create ? { create: { size } } : {}),
         ...(await workBase(opts.config)),
       });
       result(`data container open at ${opts.mountPoint} (${res.mode})`, {

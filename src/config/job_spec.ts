@@ -22,7 +22,7 @@ export interface JobSpec {
   command: string;
   resources: SlurmResources;
   outputs: string;
-  /** File system size of the output container: "auto" (the smallest) or bytes. */
+  /** File system size of the output container the node makes: "auto" (the smallest) or bytes. */
   outputSize: "auto" | number;
 }
 

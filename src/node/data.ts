@@ -8,6 +8,10 @@
  * it, and `close` seals the directory into a new LUKS2 container with the same
  * key next to the input. Nothing here prints file names or contents of the
  * decrypted data: the Slurm log lands on the shared file system.
+ *
+ * An output container need not travel from the client: `create` starts with
+ * none (rootless: an empty private directory; privileged: a new container of
+ * the requested size, made here under the job's key).
  */
 import { inputError, q, SealbatchError } from "../util/errors.ts";
 import { exists, sha256Hex } from "../util/files.ts";
@@ -27,6 +31,12 @@ export interface NodeOpenOptions {
   mode: DataMode | "auto";
   /** Root for private directories (node config work_dir); default memory-backed. */
   workBase?: string;
+  /**
+   * Start empty instead of opening an existing container at `image` (which
+   * must not exist). The size binds only a privileged container; rootless
+   * data is bounded by the work storage.
+   */
+  create?: { size: "auto" | number };
 }
 
 export interface NodeCloseOptions {
@@ -55,6 +65,8 @@ interface RootlessState {
   keyPath: string;
   mountPoint: string;
   wasDir: boolean;
+  /** Opened with `create`: there is no container at `image` to check the key against. */
+  created?: true;
 }
 
 const STATE = "state.json";
@@ -94,6 +106,34 @@ function withheld(err: unknown, what: string): never {
   throw new SealbatchError("tool", `${what}: ${(err as Error).name ?? "error"} (details withheld)`);
 }
 
+/** A new, empty container at `image` under the key at `keyPath` (privileged create). */
+async function createContainer(
+  image: string,
+  keyPath: string,
+  size: "auto" | number,
+  workBase: string | undefined,
+): Promise<void> {
+  const empty = await makePrivateDir(
+    "sealbatch-empty",
+    workBase ? { base: workBase } : { fallback: true },
+  );
+  try {
+    await sealDirectory({
+      source: empty.path,
+      out: image,
+      key: { path: keyPath, create: false },
+      size,
+      headroom: { mib: 0 },
+      revealNames: false,
+      ...(workBase ? { workBase } : {}),
+    });
+  } catch (err) {
+    withheld(err, "cannot create the container");
+  } finally {
+    await empty.remove();
+  }
+}
+
 export async function nodeDataOpen(o: NodeOpenOptions): Promise<{ mode: DataMode }> {
   const mode = await resolveMode(o.mode);
   const mountPoint = absolute(o.mountPoint);
@@ -102,7 +142,11 @@ export async function nodeDataOpen(o: NodeOpenOptions): Promise<{ mode: DataMode
       `cannot use mount point ${q(mountPoint)}: it exists and is not an empty directory`,
     );
   }
+  if (o.create && (await exists(o.image))) {
+    throw inputError(`cannot create the container ${q(o.image)}: it exists`);
+  }
   if (mode === "privileged") {
+    if (o.create) await createContainer(o.image, o.keyPath, o.create.size, o.workBase);
     await usableHeader(o.image);
     const key = await loadKey(o.keyPath);
     const name = await mappingName(mountPoint);
@@ -123,20 +167,26 @@ export async function nodeDataOpen(o: NodeOpenOptions): Promise<{ mode: DataMode
   const wasDir = await exists(mountPoint);
   const priv = await makePrivateDir("sealbatch-data", o.workBase ? { base: o.workBase } : {});
   try {
-    await openContainer({
-      image: o.image,
-      keyPath: o.keyPath,
-      out: `${priv.path}/data`,
-      force: false,
-      revealNames: false,
-      ...(o.workBase ? { workBase: o.workBase } : {}),
-    });
+    if (o.create) {
+      await loadKey(o.keyPath); // the results are sealed with it: refused now, not after the job
+      await Deno.mkdir(`${priv.path}/data`, { mode: 0o700 });
+    } else {
+      await openContainer({
+        image: o.image,
+        keyPath: o.keyPath,
+        out: `${priv.path}/data`,
+        force: false,
+        revealNames: false,
+        ...(o.workBase ? { workBase: o.workBase } : {}),
+      });
+    }
     const state: RootlessState = {
       v: 1,
       image: absolute(o.image),
       keyPath: absolute(o.keyPath),
       mountPoint,
       wasDir,
+      ...(o.create ? { created: true as const } : {}),
     };
     await Deno.writeTextFile(`${priv.path}/${STATE}`, JSON.stringify(state), { mode: 0o600 });
     if (wasDir) await Deno.remove(mountPoint);
@@ -222,11 +272,13 @@ export async function nodeDataClose(o: NodeCloseOptions): Promise<NodeCloseResul
     results = o.sealTo ?? resultsPath(state.image);
     const keyPath = o.keyPath ?? state.keyPath;
     try {
-      // The results must open with the key the input opened with.
+      // The results must open with the key the container opened with.
       const key = await loadKey(keyPath);
-      const header = await usableHeader(state.image);
-      await using jobs = new Jobs();
-      await checkKey(jobs, state.image, header, key);
+      if (!state.created) {
+        const header = await usableHeader(state.image);
+        await using jobs = new Jobs();
+        await checkKey(jobs, state.image, header, key);
+      }
       await sealDirectory({
         source: `${dir}/data`,
         out: results,

@@ -5,7 +5,8 @@
  * private directory on node-local memory:
  *
  *   credentials (quoted here-doc) -> 0600 file -> node fetch-keys -> keys
- *   node data open input.img / output.img (mount points in the work dir)
+ *   node data open input.img, and output.img --create (the node makes the
+ *     output side itself: nothing for it travels from the client)
  *   the command, stdout/stderr/status into job.stdout/job.stderr/job.status
  *     inside the output container
  *   node data close output (-> output.results.img), input (--discard)
@@ -31,6 +32,8 @@ export interface RenderInput {
   input: "input.img";
   output: "output.img";
   results: "output.results.img";
+  /** File system size of the output container in bytes (binds only a privileged node). */
+  outputSize?: number;
 }
 
 export const CREDENTIALS_DELIMITER = "SEALBATCH_CREDENTIALS";
@@ -42,6 +45,7 @@ export const IMAGE_KEY = "image";
 /** Where the command sees its data inside the image. */
 const IMAGE_INPUT = "/input";
 const IMAGE_OUTPUT = "/output";
+const MiB = 1024 * 1024;
 
 /**
  * {input} {output} {image} become quoted expansions of exported variables, so
@@ -126,7 +130,9 @@ export function renderSealbatchScript(input: RenderInput): string {
     `sb node data open ${sh(input.input)} --key-file "$KEYS"/${sh(LUKS_KEY)} ` +
     `--mount-point "$IN" >/dev/null || fail "opening the input failed"`,
     "in_open=1",
-    `sb node data open ${sh(input.output)} --key-file "$KEYS"/${sh(LUKS_KEY)} ` +
+    `sb node data open ${sh(input.output)} --create ${
+      input.outputSize === undefined ? "" : `--size ${Math.ceil(input.outputSize / MiB)} `
+    }--key-file "$KEYS"/${sh(LUKS_KEY)} ` +
     `--mount-point "$OUT" >/dev/null || fail "opening the output failed"`,
     "out_open=1",
     'say "data opened"',

@@ -140,7 +140,6 @@ export function protections(o: {
   return {
     "plan": "state directory 0700, files 0600",
     "seal-input": "LUKS2 container, random 64-byte key kept 0600 in the state directory",
-    "prepare-output": "empty LUKS2 container under the same key",
     "image": o.image ? "encrypted SIF, checked before upload" : "no image",
     "escrow": `Vault, ${o.keyMode}: single-use wrapped credentials, valid ${
       Math.round(o.wrapTtlMs / 3_600_000)
@@ -209,7 +208,6 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
 
   const f = {
     input: `${dir}/input.img`,
-    output: `${dir}/output.img`,
     image: `${dir}/image.sif`,
     keys: `${dir}/keys`,
     luksKey: `${dir}/keys/luks.key`,
@@ -302,27 +300,6 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       }
       return await fileSummary(f.input, false);
     });
-    await step("prepare-output", async () => {
-      await removeIfExists(f.output);
-      const empty = await Deno.makeTempDir({ prefix: "sealbatch-empty-" });
-      try {
-        await sealDirectory({
-          source: empty,
-          out: f.output,
-          key: { path: f.luksKey, create: false },
-          // Without output_size the smallest container: the node seals the
-          // results into a new container sized to what the job wrote (rootless
-          // open, i.e. a job account that is not root). Only a node that mounts
-          // the container itself (root with device-mapper) is bound by its size.
-          size: spec.outputSize,
-          headroom: { mib: 0 },
-          revealNames: true,
-        });
-      } finally {
-        await Deno.remove(empty, { recursive: true }).catch(() => {});
-      }
-      return await fileSummary(f.output, false);
-    });
     const image = await step("image", async () => {
       const img = spec.image;
       if (img.kind === "none") return { kind: "none" as const };
@@ -353,7 +330,8 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     return image.kind === "sif" ? image.key : undefined;
   }
 
-  const files = [f.input, f.output, ...(spec.image.kind !== "none" ? [f.image] : []), f.sig, f.run];
+  // No output container travels: the node starts the output side empty under the job's key.
+  const files = [f.input, ...(spec.image.kind !== "none" ? [f.image] : []), f.sig, f.run];
   const remoteDir = backend.jobDir(job);
 
   if (input.dryRun) return await dryRun();
@@ -465,7 +443,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     await step("revoke", async () => {
       const r = await revokeJob(vault, project, await readRecord(project, job));
       await wipeTree(f.keys);
-      await removeIfExists(f.input, f.output, f.image, `${f.results}/${RESULTS}`);
+      await removeIfExists(f.input, f.image, `${f.results}/${RESULTS}`);
       return r;
     });
     const stderr = receipt.exit_code !== 0 && fetched.results
@@ -498,13 +476,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
    * it (checkedAgainstState), and the node refuses it by the manifest's hash.
    */
   function knownHash(file: string): string | undefined {
-    const made = file === f.input
-      ? "seal-input"
-      : file === f.output
-      ? "prepare-output"
-      : file === f.image
-      ? "image"
-      : undefined;
+    const made = file === f.input ? "seal-input" : file === f.image ? "image" : undefined;
     return made === undefined ? undefined : state.get<{ sha256?: string }>(made)?.sha256;
   }
   function withKnownHash(file: string): string | { file: string; sha256: string } {
@@ -534,6 +506,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       input: "input.img",
       output: "output.img",
       results: RESULTS,
+      ...(spec.outputSize === "auto" ? {} : { outputSize: spec.outputSize }),
     });
     const out = await sealJob({
       command: { text: script },

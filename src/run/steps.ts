@@ -5,7 +5,6 @@
 export const STEPS = [
   "plan",
   "seal-input",
-  "prepare-output",
   "image",
   "escrow",
   "seal-job",

@@ -1,6 +1,6 @@
 /**
  * The sealbatch flavour end to end on one machine: input sealed into a LUKS2
- * container, an empty output container with the same key, the key escrowed in
+ * container (no output container: the node starts the output side empty), the key escrowed in
  * the Vault stand-in, the rendered script sealed into run.sh (manifest with
  * `results`), then `node decrypt-and-execute` runs it with sealbatch itself as
  * the node command. The results container opens with the job's files and its
@@ -38,12 +38,11 @@ async function mountTmpfs(dir: string) {
   };
 }
 
-/** One job directory: input.img, output.img, run.sh(.sig); returns what the checks need. */
+/** One job directory: input.img, run.sh(.sig); returns what the checks need. */
 async function prepareJob(f: Fixture, name: string, tmpfs: string) {
   const jobDir = `${f.dir}/${name}`;
   const src = `${f.dir}/${name}-src`;
   await Deno.mkdir(`${src}/in`, { recursive: true });
-  await Deno.mkdir(`${src}/out`);
   await Deno.writeTextFile(`${src}/in/a.txt`, `${INPUT_TEXT}\n`);
   await Deno.mkdir(jobDir);
   const key = `${f.dir}/${name}.key`;
@@ -52,12 +51,6 @@ async function prepareJob(f: Fixture, name: string, tmpfs: string) {
     source: `${src}/in`,
     out: `${jobDir}/input.img`,
     key: { path: key, create: true },
-    ...common,
-  });
-  await sealDirectory({
-    source: `${src}/out`,
-    out: `${jobDir}/output.img`,
-    key: { path: key, create: false },
     ...common,
   });
   return { jobDir, key };
@@ -98,7 +91,7 @@ async function runJob(
     output: "output.img",
     results: "output.results.img",
   });
-  const inputs = ["input.img", "output.img", ...(image ? ["image.sif"] : [])];
+  const inputs = ["input.img", ...(image ? ["image.sif"] : [])];
   const job = await seal(f, name, {
     command: { text: script },
     inputs: inputs.map((file) => `${jobDir}/${file}`),
@@ -163,6 +156,8 @@ Deno.test({
     assert.equal(files.get("job.stdout"), "");
     assert.equal(files.get("job.stderr"), `${ERR_TEXT}\n`);
     assert.equal(files.get("job.status"), "0\n");
+    // Rootless, the output side was a private directory: no container was made for it.
+    await assert.rejects(Deno.stat(`${ok.jobDir}/output.img`), Deno.errors.NotFound);
     const receipt = await verifyReceipt({
       receipt: await Deno.readFile(`${ok.jobDir}/receipt.json`),
       signature: await Deno.readTextFile(`${ok.jobDir}/receipt.json.sig`),

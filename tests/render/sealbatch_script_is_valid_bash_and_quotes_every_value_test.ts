@@ -70,6 +70,16 @@ for (
   });
 }
 
+Deno.test("the output side is created on the node, with output_size passed on as --size", () => {
+  const open = (script: string) =>
+    script.split("\n").filter((l) => l.startsWith("sb node data open 'output.img'"));
+  const plain = open(renderSealbatchScript(base));
+  assert.equal(plain.length, 1);
+  assert.match(plain[0]!, /^sb node data open 'output\.img' --create --key-file /);
+  const sized = open(renderSealbatchScript({ ...base, outputSize: 512 * 1024 * 1024 }));
+  assert.match(sized[0]!, /^sb node data open 'output\.img' --create --size 512 --key-file /);
+});
+
 Deno.test("placeholders expand to the mount points even inside sh -c '...' and double quotes", async () => {
   const script = renderSealbatchScript(base);
   // Run just the command line of the script with stand-in paths that contain spaces.

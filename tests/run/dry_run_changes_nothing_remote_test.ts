@@ -16,7 +16,7 @@ Deno.test({
     assert.match(r.stderr, /escrow +skipped: dry run: nothing escrowed/);
     assert.match(r.stdout, /ok +login: logged in as sbtest/);
     assert.match(r.stdout, /ok +partition: secure exists/);
-    for (const f of ["input.img", "output.img", "run.sh.sig", "run.sh"]) {
+    for (const f of ["input.img", "run.sh.sig", "run.sh"]) {
       assert.match(
         r.stdout,
         new RegExp(`^  ${f.replace(".", "\\.")}  \\d+ bytes  sha256 [0-9a-f]{64}$`, "m"),
@@ -41,7 +41,7 @@ Deno.test({
     const state = JSON.parse(await Deno.readTextFile(`${p.dir}/.sealbatch/jobs/${job}/state.json`));
     assert.deepEqual(
       state.steps.map((s: { name: string }) => s.name),
-      ["plan", "seal-input", "prepare-output", "image"],
+      ["plan", "seal-input", "image"],
     );
     await assert.rejects(Deno.stat(`${p.dir}/.sealbatch/jobs/${job}/run.sh`));
 

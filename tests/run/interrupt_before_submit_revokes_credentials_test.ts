@@ -45,10 +45,8 @@ Deno.test({
     // No plaintext left behind by the interrupted run: only ciphertext and the 0600 key.
     for await (const e of Deno.readDir(dir)) {
       assert.ok(
-        ["state.json", "keys", "keys.revoked.json", "input.img", "output.img", "image.sif"]
-          .includes(
-            e.name,
-          ) || e.name.startsWith("."),
+        ["state.json", "keys", "keys.revoked.json", "input.img", "image.sif"].includes(e.name) ||
+          e.name.startsWith("."),
         `unexpected ${e.name} in the job state`,
       );
     }

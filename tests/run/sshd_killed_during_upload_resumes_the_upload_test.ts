@@ -10,7 +10,7 @@ import { bartReference, E2E_SKIP, jobIdOf, makeProject, remote, runIn } from "./
 
 /**
  * The partial upload of input.img once it holds a MiB, polled until `stop`.
- * (Files below 8 MiB, like output.img here, go in one command and are not resumed.)
+ * (Files below 8 MiB, like run.sh here, go in one command and are not resumed.)
  */
 async function watchPartial(dir: string, stop: () => boolean): Promise<string | undefined> {
   const part = `${dir}/.input.img.sealbatch-part`;
