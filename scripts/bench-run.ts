@@ -92,7 +92,7 @@ try {
   });
   const total = performance.now() - total0;
   const step = (n: string) => summary.steps.find((s) => s.name === n)?.ms ?? 0;
-  const clientSide = ["seal-input", "prepare-output", "escrow", "seal-job", "upload", "submit"]
+  const clientSide = ["seal-input", "escrow", "seal-job", "upload", "submit"]
     .reduce((a, n) => a + step(n), 0);
 
   // The same work with the raw tools.

@@ -4,7 +4,8 @@ import { q, SealbatchError } from "../util/errors.ts";
 import { parseDuration } from "../util/duration.ts";
 import { joinRemote, remoteName, remotePath, sh } from "../remote/quote.ts";
 import { sshShell } from "../slurm/shell.ts";
-import { cancel, JobEndedError, jobFiles, jobId, jobState, waitForJob } from "../slurm/slurm.ts";
+import { cancel, JobEndedError, jobFiles, jobId, jobState } from "../slurm/slurm.ts";
+import { waitForJob } from "../slurm/watch.ts";
 import { note, progress, result } from "./output.ts";
 import { resolveSite, type SiteFlags, withSiteOptions } from "./remote.ts";
 

@@ -19,8 +19,8 @@ import {
   partitionVisible,
   type SlurmSettings,
   submit,
-  waitForJob,
 } from "../slurm/slurm.ts";
+import { JobWatcher } from "../slurm/watch.ts";
 import type { Backend, UploadResult } from "./backend.ts";
 import { Buffer } from "node:buffer";
 
@@ -63,6 +63,7 @@ export class SiteBackend implements Backend {
   readonly #profile: SiteProfile;
   readonly #site: RemoteSite;
   readonly #shell: Shell;
+  #watcher: JobWatcher | undefined;
   #transfers: Promise<Transfers> | undefined;
 
   private constructor(profile: SiteProfile, site: RemoteSite, slurm: SlurmSettings) {
@@ -195,8 +196,9 @@ export class SiteBackend implements Backend {
   }
 
   wait(id: string, onState?: (state: string) => void): Promise<JobResult> {
-    return waitForJob(this.#shell, this.slurm, id, {
-      maxIntervalMs: 5000,
+    // One watcher for every job of this backend: a cohort's jobs share its squeue queries.
+    this.#watcher ??= new JobWatcher(this.#shell, this.slurm, { maxIntervalMs: 5000 });
+    return this.#watcher.wait(id, {
       ...(onState ? { onState: (s) => onState(s.state) } : {}),
     });
   }

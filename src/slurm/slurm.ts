@@ -207,87 +207,140 @@ export interface JobState {
   source: "squeue" | "sacct";
 }
 
-const firstLine = (text: string) => text.split("\n").map((l) => l.trim()).find((l) => l !== "");
+/** One job's answer in a state query: its state, not known (yet), or why it cannot be told. */
+export type StateAnswer = JobState | undefined | SealbatchError;
 
-/** `ExitCode=N:S` of a job slurmctld still holds (squeue does not print it). */
-async function exitCodeOf(
+const STATE_RE = /^[A-Z_]+$/;
+
+/**
+ * `ExitCode=N:S` of the jobs slurmctld still holds (squeue does not print it),
+ * in one command.
+ */
+async function exitCodesOf(
   shell: Shell,
   settings: SlurmSettings,
-  id: string,
-): Promise<string | undefined> {
-  const r = await shell.run(`${prog(settings, "scontrol")} show job -o ${sh(id)}`);
-  return r.code === 0 ? /(?:^| )ExitCode=(\d+:\d+)/.exec(r.stdout)?.[1] : undefined;
+  ids: string[],
+): Promise<Map<string, string>> {
+  const r = await shell.run(
+    `for j in ${ids.map(sh).join(" ")}; do ${prog(settings, "scontrol")} show job -o "$j"; done`,
+  );
+  const codes = new Map<string, string>();
+  for (const line of r.stdout.split("\n")) {
+    const id = /(?:^| )JobId=(\d+)/.exec(line)?.[1];
+    const code = /(?:^| )ExitCode=(\d+:\d+)/.exec(line)?.[1];
+    if (id && code) codes.set(id, code);
+  }
+  return codes;
 }
 
 /**
- * The current state: squeue while slurmctld holds the job (until MinJobAge
- * after its end), then sacct. `undefined` when sacct does not (yet) know it.
+ * The current state of each job, in one squeue query for all of them (a
+ * cohort's jobs are watched together): squeue while slurmctld holds a job
+ * (until MinJobAge after its end), then sacct. `undefined` when sacct does not
+ * (yet) know it; an error for the jobs sacct cannot answer for. Throws when
+ * squeue itself fails.
  */
-export async function jobState(
+export async function jobStates(
   shell: Shell,
   settings: SlurmSettings,
-  id: string,
-): Promise<JobState | undefined> {
-  jobId(id);
-  const sq = await shell.run(`${prog(settings, "squeue")} -a -h -t all -j ${sh(id)} -o '%T|%r'`);
+  ids: readonly string[],
+): Promise<Map<string, StateAnswer>> {
+  const out = new Map<string, StateAnswer>();
+  if (ids.length === 0) return out;
+  for (const id of ids) jobId(id);
+  const sq = await shell.run(
+    `${prog(settings, "squeue")} -a -h -t all -j ${sh(ids.join(","))} -o '%i|%T|%r'`,
+  );
+  // All ids unknown: squeue says "Invalid job id" and fails; some unknown: they are just absent.
+  if (sq.code !== 0 && !/invalid job id/i.test(sq.stderr)) {
+    throw slurmError(`cannot query job ${ids.join(",")}`, sq.stderr, sq.code);
+  }
+  const seen = new Map<string, { state: string; reason: string | undefined }>();
   if (sq.code === 0) {
-    const line = firstLine(sq.stdout);
-    if (line) {
-      const [state, reason] = line.split("|");
-      if (!state || !/^[A-Z_]+$/.test(state)) {
+    for (const line of sq.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "")) {
+      const [id, state, reason] = line.split("|");
+      if (!id || !state || !STATE_RE.test(state)) {
         throw new SealbatchError(
           "remote",
           `squeue printed an unexpected state ${q(line.slice(0, 100))}`,
         );
       }
-      const exitCode = isTerminal(state) ? await exitCodeOf(shell, settings, id) : undefined;
-      return {
-        id,
-        state,
-        ...(reason && reason !== "None" ? { reason } : {}),
-        ...(exitCode ? { exitCode } : {}),
-        source: "squeue",
-      };
+      seen.set(id, { state, reason });
     }
-  } else if (!/invalid job id/i.test(sq.stderr)) {
-    throw slurmError(`cannot query job ${id}`, sq.stderr, sq.code);
   }
-  const sa = await shell.run(`${prog(settings, "sacct")} -X -n -P -j ${sh(id)} -o State,ExitCode`);
-  if (sa.code !== 0) {
-    if (/accounting storage is disabled/i.test(sa.stderr + sa.stdout)) {
-      throw new SealbatchError(
-        "remote",
-        `cannot tell how job ${id} ended: squeue no longer knows it and sacct cannot help ` +
-          "(Slurm accounting storage is disabled on this cluster)",
-        {
-          hint:
-            "the job ended longer ago than the cluster's MinJobAge, or the id is wrong; its Slurm output file still shows what happened",
-        },
-      );
-    }
-    throw slurmError(`cannot query job ${id} with sacct`, sa.stderr, sa.code);
+  const ended = ids.filter((id) => isTerminal(seen.get(id)?.state ?? ""));
+  const codes = ended.length > 0 ? await exitCodesOf(shell, settings, ended) : new Map();
+  for (const id of ids) {
+    const s = seen.get(id);
+    if (!s) continue;
+    const exitCode = codes.get(id);
+    out.set(id, {
+      id,
+      state: s.state,
+      ...(s.reason && s.reason !== "None" ? { reason: s.reason } : {}),
+      ...(exitCode ? { exitCode } : {}),
+      source: "squeue",
+    });
   }
-  const line = firstLine(sa.stdout);
-  if (!line) return undefined; // not (yet) in the accounting database
-  const [stateText, exitCode] = line.split("|");
-  const state = (stateText ?? "").split(/\s+/)[0]!.replace(/\+$/, ""); // "CANCELLED by 1000"
-  if (!/^[A-Z_]+$/.test(state)) {
-    throw new SealbatchError(
-      "remote",
-      `sacct printed an unexpected state ${q(line.slice(0, 100))}`,
-    );
+  const missing = ids.filter((id) => !seen.has(id));
+  if (missing.length > 0) {
+    for (const [id, answer] of await fromSacct(shell, settings, missing)) out.set(id, answer);
   }
-  return { id, state, ...(exitCode ? { exitCode } : {}), source: "sacct" };
+  return out;
 }
 
-export interface WaitOptions {
-  onState?: (s: JobState) => void;
-  /** First poll interval; doubles up to maxIntervalMs (default 1 s .. 30 s). */
-  intervalMs?: number;
-  maxIntervalMs?: number;
-  /** Give up after this long (default: never). */
-  timeoutMs?: number;
-  signal?: AbortSignal;
+async function fromSacct(
+  shell: Shell,
+  settings: SlurmSettings,
+  ids: string[],
+): Promise<Map<string, StateAnswer>> {
+  const out = new Map<string, StateAnswer>(ids.map((id) => [id, undefined]));
+  const sa = await shell.run(
+    `${prog(settings, "sacct")} -X -n -P -j ${sh(ids.join(","))} -o JobID,State,ExitCode`,
+  );
+  if (sa.code !== 0) {
+    for (const id of ids) {
+      out.set(
+        id,
+        /accounting storage is disabled/i.test(sa.stderr + sa.stdout)
+          ? new SealbatchError(
+            "remote",
+            `cannot tell how job ${id} ended: squeue no longer knows it and sacct cannot help ` +
+              "(Slurm accounting storage is disabled on this cluster)",
+            {
+              hint:
+                "the job ended longer ago than the cluster's MinJobAge, or the id is wrong; its Slurm output file still shows what happened",
+            },
+          )
+          : slurmError(`cannot query job ${id} with sacct`, sa.stderr, sa.code),
+      );
+    }
+    return out;
+  }
+  for (const line of sa.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "")) {
+    const [id, stateText, exitCode] = line.split("|");
+    if (!id || !out.has(id) || out.get(id) !== undefined) continue; // not asked, or seen already
+    const state = (stateText ?? "").split(/\s+/)[0]!.replace(/\+$/, ""); // "CANCELLED by 1000"
+    if (!STATE_RE.test(state)) {
+      throw new SealbatchError(
+        "remote",
+        `sacct printed an unexpected state ${q(line.slice(0, 100))}`,
+      );
+    }
+    out.set(id, { id, state, ...(exitCode ? { exitCode } : {}), source: "sacct" });
+  }
+  return out;
+}
+
+/** The current state of one job (see jobStates). */
+export async function jobState(
+  shell: Shell,
+  settings: SlurmSettings,
+  id: string,
+): Promise<JobState | undefined> {
+  const answer = (await jobStates(shell, settings, [id])).get(id);
+  if (answer instanceof SealbatchError) throw answer;
+  return answer;
 }
 
 export interface JobResult {
@@ -295,62 +348,6 @@ export interface JobResult {
   state: TerminalState;
   outcome: JobOutcome;
   exitCode?: string;
-}
-
-/** Poll with backoff until the job reaches any terminal state. */
-export async function waitForJob(
-  shell: Shell,
-  settings: SlurmSettings,
-  id: string,
-  opts: WaitOptions = {},
-): Promise<JobResult> {
-  let interval = opts.intervalMs ?? 1000;
-  const max = opts.maxIntervalMs ?? 30_000;
-  const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Infinity;
-  let last = "";
-  let unknownSince = 0;
-  for (;;) {
-    const s = await jobState(shell, settings, id);
-    if (s === undefined) {
-      // Purged from slurmctld and no accounting: never seen again, so stop instead of looping.
-      unknownSince ||= Date.now();
-      if (Date.now() - unknownSince > 10_000) {
-        throw new SealbatchError("job", `job ${id} is unknown to squeue and sacct`, {
-          hint:
-            "the job id may be wrong, or it ended long ago and accounting is disabled on this cluster",
-        });
-      }
-    } else {
-      unknownSince = 0;
-      if (s.state !== last) {
-        last = s.state;
-        opts.onState?.(s);
-        interval = opts.intervalMs ?? 1000; // a change: look again soon
-      }
-      if (isTerminal(s.state)) {
-        return {
-          id,
-          state: s.state,
-          outcome: outcomeOf(s.state),
-          ...(s.exitCode ? { exitCode: s.exitCode } : {}),
-        };
-      }
-    }
-    if (Date.now() + interval > deadline) {
-      // Not an end state of the job: it keeps running, like after Ctrl-C.
-      throw new SealbatchError(
-        "interrupted",
-        `stopped waiting for job ${id}: it did not finish in time (last state ${
-          last || "unknown"
-        }); the job keeps running`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, interval));
-    if (opts.signal?.aborted) {
-      throw new SealbatchError("interrupted", `stopped waiting for job ${id}`);
-    }
-    interval = Math.min(interval * 2, max);
-  }
 }
 
 export async function cancel(shell: Shell, settings: SlurmSettings, id: string): Promise<void> {

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import denoJson from "../../deno.json" with { type: "json" };
-import { submit, waitForJob } from "../../src/slurm/slurm.ts";
+import { submit } from "../../src/slurm/slurm.ts";
+import { waitForJob } from "../../src/slurm/watch.ts";
 import { SITE_SKIP, slurmSite } from "../slurm/_slurm.ts";
 
 Deno.test({

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { sh } from "../../src/remote/quote.ts";
-import { jobFiles, jobState, submit, waitForJob } from "../../src/slurm/slurm.ts";
+import { jobFiles, jobState, submit } from "../../src/slurm/slurm.ts";
+import { waitForJob } from "../../src/slurm/watch.ts";
 import { SITE_SKIP, slurmSite } from "./_slurm.ts";
 
 Deno.test({

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { SealbatchError } from "../../src/util/errors.ts";
-import { jobState, waitForJob } from "../../src/slurm/slurm.ts";
+import { jobState } from "../../src/slurm/slurm.ts";
+import { waitForJob } from "../../src/slurm/watch.ts";
 import { SITE_SKIP, slurmSite } from "./_slurm.ts";
 
 Deno.test({

@@ -4,13 +4,8 @@
  * different status for each.
  */
 import assert from "node:assert/strict";
-import {
-  JobEndedError,
-  jobState,
-  OUTCOME_EXIT_CODES,
-  submit,
-  waitForJob,
-} from "../../src/slurm/slurm.ts";
+import { JobEndedError, jobState, OUTCOME_EXIT_CODES, submit } from "../../src/slurm/slurm.ts";
+import { waitForJob } from "../../src/slurm/watch.ts";
 import { assertOneLineError, runCli } from "../_helpers/cli.ts";
 import { siteEnv, siteFlags } from "../remote/_site.ts";
 import { SITE_SKIP, slurmSite } from "./_slurm.ts";
