@@ -4,7 +4,8 @@
  * the receiving side match the sender's. An interrupted transfer leaves its
  * temporary file and the next attempt continues from its length; the final
  * hash covers the whole file, so a bad prefix is caught and redone. A small
- * file (below SMALL_FILE) goes whole in one remote command instead.
+ * file (below SMALL_FILE) goes whole in one remote command instead, together
+ * with the other small files of the same upload.
  */
 import { createHash, type Hash } from "node:crypto";
 import { Buffer } from "node:buffer";
@@ -484,7 +485,7 @@ const SIZE_HASH_VARS = (word: string) =>
   `then h=$(openssl dgst -sha256 -r ${word}); else h=$(sha256sum -- ${word}); fi && h=\${h%% *}`;
 
 /**
- * Files below this size go in one remote command (PUT_SMALL), held in memory
+ * Files below this size go in one remote command (PUT_BATCH), held in memory
  * (scanned and hashed before the first byte is sent): the three round trips
  * of the resumable path cost a fixed ~50 ms, more than sending a few MiB
  * takes. 8 MiB bounds the memory a cohort's concurrent uploads hold; from
@@ -499,25 +500,54 @@ export const SMALL_FILE = 8 << 20;
 export const SMALL_VIA_OPENSSH = 1 << 20;
 
 /**
- * The one-round-trip upload. Fixed text after the variable assignments
- * (d: directory, t: target, p: temporary name, n: size, x: SHA-256), each a
- * value quoted by sh(). The file arrives on stdin; a target already holding
- * these bytes is kept ("unchanged"), else stdin goes to the temporary name
- * (a stale partial is replaced) and is renamed only when its size and hash
- * match ("stored"); otherwise it is removed and "got SIZE HEX" reported
- * (exit status 0 then too: the OpenSSH mover takes any other for a failed
- * transfer).
+ * The one-round-trip upload of small files, their bytes one after the other
+ * on stdin. Fixed text; the values (directories, and per file the target, the
+ * temporary name, the size and the SHA-256) are quoted by sh() into `set --`.
+ * Per file, in order: a target already holding these bytes is kept
+ * ("unchanged"); else the next SIZE bytes go to the temporary name (GNU head
+ * reads no further) and are hashed ("ok"), or it is removed and "got SIZE HEX"
+ * reported. Only when no file failed are the temporary names renamed, in
+ * order, so the last file appears after all the others; else all are removed.
+ * Exit status 0 then too: the OpenSSH mover takes any other for a failed
+ * transfer.
  */
-const PUT_SMALL = (v: { dir: string; target: string; tmp: string; size: number; sha256: string }) =>
-  `d=${sh(v.dir)} t=${sh(v.target)} p=${sh(v.tmp)} n=${v.size} x=${sh(v.sha256)}\n` +
-  `umask 077 && mkdir -p -- "$d" || exit 1\n` +
-  `if [ -f "$t" ] && [ "$(stat -c %s -- "$t")" = "$n" ] && ${SIZE_HASH_VARS('"$t"')} && ` +
-  `[ "$h" = "$x" ]; then cat >/dev/null; echo unchanged; exit 0; fi\n` +
-  `if cat >"$p" && ${SIZE_HASH_VARS('"$p"')} && [ "$s" = "$n" ] && [ "$h" = "$x" ] && ` +
-  `mv -f -- "$p" "$t"; then echo stored; exit 0; fi\n` +
-  `if [ -f "$p" ] && ${SIZE_HASH_VARS('"$p"')}; then printf 'got %s %s\\n' "$s" "$h"; ` +
-  `else echo got nothing; fi\n` +
-  `rm -f -- "$p"\n`;
+const PUT_BATCH = (
+  dirs: string[],
+  files: { target: string; tmp: string; size: number; sha256: string }[],
+) =>
+  `umask 077 && mkdir -p -- ${dirs.map(sh).join(" ")} || exit 1\n` +
+  `sum() { if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r "$1"; ` +
+  `else sha256sum -- "$1"; fi; }\n` +
+  `hashof() { h=$(sum "$1") && h=\${h%% *} && h=\${h#\\\\}; }\n` +
+  `bad=0 report=\n` +
+  `put() {\n` +
+  `  while [ $# -gt 0 ]; do\n` +
+  `    if [ -f "$1" ] && [ "$(stat -c %s -- "$1")" = "$3" ] && hashof "$1" && [ "$h" = "$4" ]; then\n` +
+  `      head -c "$3" >/dev/null; r=unchanged; if [ -e "$2" ]; then rm -f -- "$2"; fi\n` +
+  `    elif head -c "$3" >"$2" && hashof "$2" && [ "$h" = "$4" ]; then r=ok\n` +
+  `    else\n` +
+  `      bad=1\n` +
+  `      if [ -f "$2" ] && hashof "$2"; then r="got $(stat -c %s -- "$2") $h"; ` +
+  `else r="got nothing"; fi\n` +
+  `      rm -f -- "$2"\n` +
+  `    fi\n` +
+  `    report="$report$r\n"\n` +
+  `    shift 4\n` +
+  `  done\n` +
+  `}\n` +
+  `place() {\n` +
+  `  while [ $# -gt 0 ]; do\n` +
+  `    if [ "$bad" = 0 ]; then [ ! -f "$2" ] || mv -f -- "$2" "$1" || exit 1; ` +
+  `else rm -f -- "$2"; fi\n` +
+  `    shift 4\n` +
+  `  done\n` +
+  `}\n` +
+  `set -- ${
+    files.map((f) => `${sh(f.target)} ${sh(f.tmp)} ${f.size} ${sh(f.sha256)}`).join(" ")
+  }\n` +
+  `put "$@"\n` +
+  `place "$@"\n` +
+  `printf '%s' "$report"\n`;
 
 /**
  * Writes stdin to the file argv[1] after its first argv[2] bytes and hashes
@@ -583,6 +613,38 @@ const RECEIVE = (tmp: string, offset: number, hashOnArrival: boolean) => {
 /** From this size on, the receiving side hashes while it writes (when it can). */
 const HASH_ON_ARRIVAL = 32 << 20;
 
+/** One file to upload, checked: where it goes and what it is. */
+interface Upload {
+  local: string;
+  dir: string;
+  target: string;
+  tmp: string;
+  what: string;
+  info: Deno.FileInfo;
+}
+
+async function prepareUpload(local: string, remoteDir: string, as?: string): Promise<Upload> {
+  const name = remoteName(as ?? basename(local));
+  const dir = remotePath(remoteDir);
+  refuseKeyName(local);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(local);
+  } catch (err) {
+    throw inputError(`cannot upload ${q(local)}: ${reason(err)}`);
+  }
+  if (!info.isFile) throw inputError(`cannot upload ${q(local)}: not a regular file`);
+  const target = joinRemote(dir, name);
+  return {
+    local,
+    dir,
+    target,
+    tmp: joinRemote(dir, `.${name}${PART_SUFFIX}`),
+    what: `cannot upload ${q(local)} to ${q(target)}`,
+    info,
+  };
+}
+
 /** Moves files between this machine and one site over its transfer host. */
 export class Transfers implements AsyncDisposable {
   #site: RemoteSite;
@@ -629,25 +691,65 @@ export class Transfers implements AsyncDisposable {
     remoteDir: string,
     opts: TransferOptions & { name?: string } = {},
   ): Promise<TransferResult> {
-    const name = remoteName(opts.name ?? basename(local));
-    const dir = remotePath(remoteDir);
-    refuseKeyName(local);
-    let info: Deno.FileInfo;
-    try {
-      info = await Deno.stat(local);
-    } catch (err) {
-      throw inputError(`cannot upload ${q(local)}: ${reason(err)}`);
-    }
-    if (!info.isFile) throw inputError(`cannot upload ${q(local)}: not a regular file`);
-    const size = info.size;
-    const target = joinRemote(dir, name);
-    const tmp = joinRemote(dir, `.${name}${PART_SUFFIX}`);
-    const what = `cannot upload ${q(local)} to ${q(target)}`;
-    if (size < SMALL_FILE) {
-      const data = await readAtMost(local, size, what);
-      if (data) return await this.#putSmall(local, data, { dir, target, tmp, what }, opts);
-    }
+    const [r] = await this.uploadMany([{
+      local,
+      dir: remoteDir,
+      ...(opts.name ? { name: opts.name } : {}),
+    }], opts);
+    return r!;
+  }
 
+  /**
+   * Upload several files (results in the same order). The last one is put in
+   * place only after all the others are (a job directory with its run.sh is
+   * complete). Small files go together in as few remote commands as their
+   * total size allows (PUT_BATCH); larger ones side by side, each resumable.
+   */
+  async uploadMany(
+    files: { local: string; dir: string; name?: string }[],
+    opts: TransferOptions = {},
+  ): Promise<TransferResult[]> {
+    // Every name and file is checked before any byte is sent.
+    const items: Upload[] = [];
+    for (const f of files) items.push(await prepareUpload(f.local, f.dir, f.name));
+    const results: TransferResult[] = new Array(items.length);
+    const last = items.length - 1;
+    const batches: number[][] = [];
+    let total = 0;
+    for (const [i, item] of items.entries()) {
+      if (item.info.size >= SMALL_FILE) continue;
+      if (batches.length === 0 || total + item.info.size >= SMALL_FILE) {
+        batches.push([]);
+        total = 0;
+      }
+      batches.at(-1)!.push(i);
+      total += item.info.size;
+    }
+    const final = items[last] && items[last].info.size < SMALL_FILE ? batches.pop() : undefined;
+    const batch = async (indices: number[]) => {
+      const done = await this.#putBatch(indices.map((i) => items[i]!), opts);
+      indices.forEach((i, k) => (results[i] = done[k]!));
+    };
+    const one = async (i: number) => (results[i] = await this.#uploadLarge(items[i]!, opts));
+    // Side by side: each transfer waits on round trips and hashing that the others fill.
+    // All of them settle before an error is reported.
+    const settled = await Promise.allSettled([
+      ...items.flatMap((item, i) => (i !== last && item.info.size >= SMALL_FILE ? [one(i)] : [])),
+      (async () => {
+        for (const b of batches) await batch(b);
+      })(),
+    ]);
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) throw failed.reason;
+    if (final) await batch(final);
+    else if (last >= 0) await one(last);
+    return results;
+  }
+
+  /** One large file, resumable. */
+  async #uploadLarge(item: Upload, opts: TransferOptions): Promise<TransferResult> {
+    const { local, dir, target, tmp, what, info } = item;
+    const size = info.size;
     // One round trip: create the directory, report an existing target and a partial upload.
     const state = await this.#sh(
       `umask 077 && mkdir -p -- ${sh(dir)} && ` +
@@ -751,52 +853,76 @@ export class Transfers implements AsyncDisposable {
   }
 
   /**
-   * A small file in one round trip (PUT_SMALL): scanned and hashed here
+   * Small files in one round trip (PUT_BATCH): each scanned and hashed here
    * before any byte is sent; the bytes sent are the ones scanned.
    */
-  async #putSmall(
-    local: string,
-    data: Uint8Array,
-    at: { dir: string; target: string; tmp: string; what: string },
-    opts: TransferOptions,
-  ): Promise<TransferResult> {
-    const scanner = new KeyScanner();
-    scanner.push(data);
-    if (scanner.found) throw keyMaterialRefusal(local, `contains ${q(scanner.found)}`);
-    const size = data.length;
-    const sha256 = createHash("sha256").update(data).digest("hex");
-    const script = PUT_SMALL({ ...at, size, sha256 });
-    const r = this.#mover.kind === "openssh" && size >= SMALL_VIA_OPENSSH
-      ? await this.#mover.put(script, data).catch((err: unknown) => {
-        throw interrupted(err, at.what);
-      })
-      : await this.#site.transfer.exec(script, { stdin: data });
-    const said = r.stdout.trim().split("\n").pop() ?? "";
-    if (r.code === 0 && (said === "unchanged" || said === "stored")) {
-      opts.onProgress?.({ file: local, done: size, total: size });
-      return {
-        path: at.target,
-        size,
-        sha256,
-        resumedFrom: 0,
-        unchanged: said === "unchanged",
-        via: this.#mover.kind,
-      };
+  async #putBatch(items: Upload[], opts: TransferOptions): Promise<TransferResult[]> {
+    const sent: { item: Upload; data: Uint8Array; sha256: string }[] = [];
+    for (const item of items) {
+      const data = await readAtMost(item.local, item.info.size, item.what);
+      if (data === undefined) {
+        throw inputError(`${item.what}: it grew while it was being sent`, {
+          hint: "upload it again once nothing writes to it",
+        });
+      }
+      const scanner = new KeyScanner();
+      scanner.push(data);
+      if (scanner.found) throw keyMaterialRefusal(item.local, `contains ${q(scanner.found)}`);
+      sent.push({ item, data, sha256: createHash("sha256").update(data).digest("hex") });
     }
-    if (r.code === 0 && said.startsWith("got ")) {
-      const got = parseSizeHash(said.slice(4), at.what);
+    const script = PUT_BATCH(
+      [...new Set(items.map((i) => i.dir))],
+      sent.map(({ item, data, sha256 }) => ({
+        target: item.target,
+        tmp: item.tmp,
+        size: data.length,
+        sha256,
+      })),
+    );
+    const stdin = Buffer.concat(sent.map((s) => s.data));
+    const what = sent.length === 1 ? sent[0]!.item.what : `cannot upload ${sent.length} files`;
+    const r = this.#mover.kind === "openssh" && stdin.length >= SMALL_VIA_OPENSSH
+      ? await this.#mover.put(script, stdin).catch((err: unknown) => {
+        throw interrupted(err, what);
+      })
+      : await this.#site.transfer.exec(script, { stdin });
+    const said = r.stdout.split("\n").slice(0, -1);
+    if (
+      r.code !== 0 || said.length !== sent.length ||
+      !said.every((l) => /^(unchanged|ok|got (nothing|\d+ [0-9a-f]{64}))$/.test(l))
+    ) {
       throw new SealbatchError(
         "remote",
-        `${at.what}: verification failed: remote has ${
+        `${what}: ${
+          r.code !== 0
+            ? r.stderr.trim().split("\n").pop() || `exit status ${r.code}`
+            : `odd answer from the site ${q(r.stdout.slice(0, 200))}`
+        }`,
+      );
+    }
+    const bad = said.findIndex((l) => l.startsWith("got "));
+    if (bad >= 0) {
+      const got = parseSizeHash(said[bad]!.slice(4), what);
+      const s = sent[bad]!;
+      throw new SealbatchError(
+        "remote",
+        `${s.item.what}: verification failed: remote has ${
           got ? `${got.size} bytes, sha256 ${got.sha256}` : "no readable file"
-        }, sent ${size} bytes, sha256 ${sha256}`,
+        }, sent ${s.data.length} bytes, sha256 ${s.sha256}`,
         { hint: "the partial file was removed (or the local file changed); run the upload again" },
       );
     }
-    throw new SealbatchError(
-      "remote",
-      `${at.what}: ${r.stderr.trim().split("\n").pop() || `exit status ${r.code}`}`,
-    );
+    return sent.map(({ item, data, sha256 }, k) => {
+      opts.onProgress?.({ file: item.local, done: data.length, total: data.length });
+      return {
+        path: item.target,
+        size: data.length,
+        sha256,
+        resumedFrom: 0,
+        unchanged: said[k] === "unchanged",
+        via: this.#mover.kind,
+      };
+    });
   }
 
   /**

@@ -27,12 +27,16 @@ export interface Backend extends AsyncDisposable {
   check(): Promise<string[]>;
   /** The job's directory on the shared side. */
   jobDir(job: string): string;
-  /** Verified upload; returns skipped=true when the same sha256 is already there (resume). */
+  /**
+   * Verified upload of `files` into `remoteDir` (results in the same order);
+   * the last one is put in place only after all the others are. skipped=true
+   * when the same sha256 is already there (resume).
+   */
   upload(
-    local: string,
+    files: string[],
     remoteDir: string,
-    onProgress?: (done: number, total: number) => void,
-  ): Promise<UploadResult>;
+    onProgress?: (file: string, done: number, total: number) => void,
+  ): Promise<UploadResult[]>;
   download(remote: string, local: string): Promise<{ sha256: string; bytes: number }>;
   /** Submit `<jobDir>/run.sh`; returns the job id. */
   submit(jobDir: string, resources: SlurmResources, name: string): Promise<string>;

@@ -103,23 +103,29 @@ export class LocalBackend implements Backend {
   }
 
   async upload(
-    local: string,
+    files: string[],
     remoteDir: string,
-    onProgress?: (done: number, total: number) => void,
-  ): Promise<UploadResult> {
+    onProgress?: (file: string, done: number, total: number) => void,
+  ): Promise<UploadResult[]> {
     await Deno.mkdir(remoteDir, { recursive: true });
-    const path = `${remoteDir}/${baseName(local)}`;
-    if (await exists(path)) {
-      const [there, here] = await Promise.all([sha256File(path), sha256File(local)]);
-      if (there === here) {
-        const bytes = (await Deno.stat(path)).size;
-        onProgress?.(bytes, bytes);
-        return { path, sha256: there, bytes, skipped: true, resumedFrom: 0 };
+    const results: UploadResult[] = [];
+    // In order, one after the other: the last file appears after all the others.
+    for (const local of files) {
+      const path = `${remoteDir}/${baseName(local)}`;
+      if (await exists(path)) {
+        const [there, here] = await Promise.all([sha256File(path), sha256File(local)]);
+        if (there === here) {
+          const bytes = (await Deno.stat(path)).size;
+          onProgress?.(local, bytes, bytes);
+          results.push({ path, sha256: there, bytes, skipped: true, resumedFrom: 0 });
+          continue;
+        }
       }
+      const copied = await copyVerified(local, path);
+      onProgress?.(local, copied.bytes, copied.bytes);
+      results.push({ path, ...copied, skipped: false, resumedFrom: 0 });
     }
-    const copied = await copyVerified(local, path);
-    onProgress?.(copied.bytes, copied.bytes);
-    return { path, ...copied, skipped: false, resumedFrom: 0 };
+    return results;
   }
 
   download(remote: string, local: string): Promise<{ sha256: string; bytes: number }> {

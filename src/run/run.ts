@@ -529,33 +529,23 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
   }
 
   async function uploadAll(): Promise<FileSummary[]> {
-    const one = async (file: string): Promise<FileSummary> => {
-      const name = file.slice(file.lastIndexOf("/") + 1);
-      const r = await backend.upload(
-        file,
-        remoteDir,
-        (done, total) => emit({ step: "upload", phase: "progress", detail: name, done, total }),
-      );
-      return {
-        name,
+    const name = (file: string) => file.slice(file.lastIndexOf("/") + 1);
+    // run.sh last (files ends with it): a job directory with a run.sh is complete.
+    const sent = await backend.upload(
+      files,
+      remoteDir,
+      (file, done, total) =>
+        emit({ step: "upload", phase: "progress", detail: name(file), done, total }),
+    );
+    return sent.map((r, i) =>
+      checkedAgainstState(files[i]!, {
+        name: name(files[i]!),
         bytes: r.bytes,
         sha256: r.sha256,
         skipped: r.skipped,
         ...(r.resumedFrom > 0 ? { resumedFrom: r.resumedFrom } : {}),
-      };
-    };
-    // The containers (and image) and run.sh.sig side by side: each transfer waits on
-    // round trips and hashing that the others fill. All of them settle before an error
-    // is reported.
-    const settled = await Promise.allSettled(
-      files.slice(0, -1).map(async (file) => checkedAgainstState(file, await one(file))),
+      })
     );
-    const failed = settled.find((s) => s.status === "rejected");
-    if (failed) throw failed.reason;
-    const out = settled.map((s) => (s as PromiseFulfilledResult<FileSummary>).value);
-    // run.sh last: a job directory with a run.sh is complete.
-    out.push(await one(f.run));
-    return out;
   }
 
   async function fetchResults(id: string, result: JobResult): Promise<Fetched> {

@@ -164,21 +164,21 @@ export class SiteBackend implements Backend {
   }
 
   async upload(
-    local: string,
+    files: string[],
     remoteDir: string,
-    onProgress?: (done: number, total: number) => void,
-  ): Promise<UploadResult> {
+    onProgress?: (file: string, done: number, total: number) => void,
+  ): Promise<UploadResult[]> {
     const transfers = await this.#bytes();
-    const r = await transfers.upload(local, remoteDir, {
-      ...(onProgress ? { onProgress: (p) => onProgress(p.done, p.total) } : {}),
+    const sent = await transfers.uploadMany(files.map((local) => ({ local, dir: remoteDir })), {
+      ...(onProgress ? { onProgress: (p) => onProgress(p.file, p.done, p.total) } : {}),
     });
-    return {
+    return sent.map((r) => ({
       path: r.path,
       sha256: r.sha256,
       bytes: r.size,
       skipped: r.unchanged,
       resumedFrom: r.resumedFrom,
-    };
+    }));
   }
 
   async download(remote: string, local: string): Promise<{ sha256: string; bytes: number }> {

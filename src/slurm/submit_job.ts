@@ -87,18 +87,16 @@ export async function submitJob(
     }
   }
   const remoteDir = joinRemote(remotePath(site.settings.remoteDir), "jobs", name);
-  const uploads: TransferResult[] = [];
   await using transfers = await Transfers.open(site);
   // run.sh last: a job directory with a run.sh is complete.
   const order = [...files.filter((f) => !f.startsWith("run.sh")), "run.sh.sig", "run.sh"];
-  for (const f of order) {
-    const sub = f.includes("/") ? joinRemote(remoteDir, f.slice(0, f.lastIndexOf("/"))) : remoteDir;
-    uploads.push(
-      await transfers.upload(`${dir}/${f}`, sub, {
-        ...(input.onProgress ? { onProgress: input.onProgress } : {}),
-      }),
-    );
-  }
+  const uploads = await transfers.uploadMany(
+    order.map((f) => ({
+      local: `${dir}/${f}`,
+      dir: f.includes("/") ? joinRemote(remoteDir, f.slice(0, f.lastIndexOf("/"))) : remoteDir,
+    })),
+    input.onProgress ? { onProgress: input.onProgress } : {},
+  );
   const jobId = await submit(sshShell(site.login), slurm, joinRemote(remoteDir, "run.sh"), {
     cwd: remoteDir,
     output: joinRemote(remoteDir, "slurm-%j.out"),

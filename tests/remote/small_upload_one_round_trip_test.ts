@@ -116,3 +116,79 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "uploadMany: a job's small files go in one command, the last placed last; one bad file keeps them all out",
+  ignore: SITE_SKIP !== false,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const env = await siteEnv();
+    await using tmp = await tempDir();
+    await using site = await RemoteSite.connect(connection(env, { bulk: "sftp" }));
+    await using transfers = await Transfers.open(site);
+    const remoteDir = `${env.SITE_REMOTE_DIR}/${scratchName("batch")}`;
+    const commands: string[] = [];
+    let tamper: ((b: Uint8Array) => Uint8Array) | undefined;
+    const exec = site.transfer.exec.bind(site.transfer);
+    site.transfer.exec = (command: string, opts: { stdin?: Uint8Array } = {}) => {
+      commands.push(command);
+      const stdin = opts.stdin && tamper ? tamper(opts.stdin) : opts.stdin;
+      return exec(command, stdin ? { stdin } : {});
+    };
+    const list = async () =>
+      (await exec(`ls -A ${remoteDir} 2>/dev/null`)).stdout.split("\n").filter(Boolean).sort();
+    try {
+      const names = ["input.img", "empty.txt", "run.sh.sig", "run.sh"];
+      const sizes = [300_000, 0, 500, 4000];
+      const files = names.map((name) => ({ local: `${tmp.path}/${name}`, dir: remoteDir }));
+      for (const [i, f] of files.entries()) await Deno.writeFile(f.local, random(sizes[i]!));
+
+      // Changed on the way (a byte of the last file): nothing is placed, nothing left behind.
+      tamper = (b) => {
+        const c = b.slice();
+        c[c.length - 1]! ^= 1;
+        return c;
+      };
+      await assert.rejects(
+        transfers.uploadMany(files),
+        (err) =>
+          err instanceof SealbatchError && err.kind === "remote" &&
+          /run\.sh.*verification failed/.test(err.message),
+      );
+      tamper = undefined;
+      assert.deepEqual(await list(), [], "a file was placed although the batch failed");
+
+      commands.length = 0;
+      const up = await transfers.uploadMany(files);
+      assert.equal(commands.length, 1, "one command for all four");
+      assert.deepEqual(up.map((u) => u.size), sizes);
+      for (const [i, u] of up.entries()) {
+        assert.equal(u.sha256, await sha256File(files[i]!.local));
+        assert.equal(
+          (await exec(`sha256sum ${remoteDir}/${names[i]}`)).stdout.split(" ")[0],
+          u.sha256,
+        );
+      }
+      assert.deepEqual(await list(), [...names].sort());
+      // The last file is renamed after all the others: no change time is later than its.
+      const ctimes = new Map(
+        (await exec(`stat -c '%n|%z' ${names.map((n) => `${remoteDir}/${n}`).join(" ")}`)).stdout
+          .trim().split("\n").map((
+            l,
+          ) => [l.slice(l.lastIndexOf("/") + 1, l.indexOf("|")), l.slice(l.indexOf("|") + 1)]),
+      );
+      for (const n of names) {
+        assert.ok(ctimes.get("run.sh")! >= ctimes.get(n)!, [...ctimes].join("; "));
+      }
+
+      // Again: every target already holds these bytes.
+      const again = await transfers.uploadMany(files);
+      assert.deepEqual(again.map((u) => u.unchanged), [true, true, true, true]);
+    } finally {
+      site.transfer.exec = exec;
+      await site.login.exec(`rm -rf -- ${remoteDir}`);
+    }
+  },
+});

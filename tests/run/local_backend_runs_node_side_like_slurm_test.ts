@@ -147,21 +147,21 @@ Deno.test({
     const local = `${dir.path}/input.img`;
     await Deno.writeFile(local, new Uint8Array(70_000).map((_, i) => i * 7));
     const remote = backend.jobDir("up-0001");
-    const first = await backend.upload(local, remote);
-    assert.equal(first.path, `${remote}/input.img`);
-    assert.equal(first.bytes, 70_000);
-    assert.equal(first.skipped, false);
-    const again = await backend.upload(local, remote);
-    assert.equal(again.skipped, true);
-    assert.equal(again.sha256, first.sha256);
+    const [first] = await backend.upload([local], remote);
+    assert.equal(first!.path, `${remote}/input.img`);
+    assert.equal(first!.bytes, 70_000);
+    assert.equal(first!.skipped, false);
+    const [again] = await backend.upload([local], remote);
+    assert.equal(again!.skipped, true);
+    assert.equal(again!.sha256, first!.sha256);
 
     await Deno.writeFile(local, new Uint8Array(10));
-    const changed = await backend.upload(local, remote);
-    assert.equal(changed.skipped, false);
+    const [changed] = await backend.upload([local], remote);
+    assert.equal(changed!.skipped, false);
     assert.equal((await Deno.stat(`${remote}/input.img`)).size, 10);
 
     const back = await backend.download(`${remote}/input.img`, `${dir.path}/back.img`);
-    assert.equal(back.sha256, changed.sha256);
+    assert.equal(back.sha256, changed!.sha256);
     assert.deepEqual(await Deno.readFile(`${dir.path}/back.img`), new Uint8Array(10));
     const entries = [...Deno.readDirSync(remote)].map((e) => e.name).sort();
     assert.deepEqual(entries, ["input.img"], "no temporary file is left behind");
