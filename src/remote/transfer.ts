@@ -505,32 +505,61 @@ export const SMALL_VIA_OPENSSH = 1 << 20;
  * temporary name, the size and the SHA-256) are quoted by sh() into `set --`.
  * Per file, in order: a target already holding these bytes is kept
  * ("unchanged"); else the next SIZE bytes go to the temporary name (GNU head
- * reads no further) and are hashed ("ok"), or it is removed and "got SIZE HEX"
- * reported. Only when no file failed are the temporary names renamed, in
- * order, so the last file appears after all the others; else all are removed.
- * Exit status 0 then too: the OpenSSH mover takes any other for a failed
- * transfer.
+ * reads no further). One hash run covers every file received (each program
+ * start costs more than hashing a few MiB); each is "ok", or "got SIZE HEX".
+ * Only when none failed are the temporary names renamed, in order, so the
+ * last file appears after all the others; else all are removed. Exit status
+ * 0 then too: the OpenSSH mover takes any other for a failed transfer. Names
+ * passed remoteName(), so each hash line is one line.
  */
 const PUT_BATCH = (
   dirs: string[],
   files: { target: string; tmp: string; size: number; sha256: string }[],
 ) =>
   `umask 077 && mkdir -p -- ${dirs.map(sh).join(" ")} || exit 1\n` +
-  `sum() { if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r "$1"; ` +
-  `else sha256sum -- "$1"; fi; }\n` +
-  `hashof() { h=$(sum "$1") && h=\${h%% *} && h=\${h#\\\\}; }\n` +
-  `bad=0 report=\n` +
-  `put() {\n` +
+  `sums() { if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r "$@"; ` +
+  `else sha256sum -- "$@"; fi; }\n` +
+  `first() { h=\${1%% *} && h=\${h#\\\\}; }\n` +
+  `kept=' ' bad=0 report=\n` +
+  `receive() {\n` +
+  `  i=0\n` +
   `  while [ $# -gt 0 ]; do\n` +
-  `    if [ -f "$1" ] && [ "$(stat -c %s -- "$1")" = "$3" ] && hashof "$1" && [ "$h" = "$4" ]; then\n` +
-  `      head -c "$3" >/dev/null; r=unchanged; if [ -e "$2" ]; then rm -f -- "$2"; fi\n` +
-  `    elif head -c "$3" >"$2" && hashof "$2" && [ "$h" = "$4" ]; then r=ok\n` +
+  `    i=$((i + 1))\n` +
+  `    if [ -f "$1" ] && [ "$(stat -c %s -- "$1")" = "$3" ] && first "$(sums "$1")" && ` +
+  `[ "$h" = "$4" ]; then\n` +
+  `      head -c "$3" >/dev/null; kept="$kept$i "\n` +
   `    else\n` +
-  `      bad=1\n` +
-  `      if [ -f "$2" ] && hashof "$2"; then r="got $(stat -c %s -- "$2") $h"; ` +
-  `else r="got nothing"; fi\n` +
-  `      rm -f -- "$2"\n` +
+  `      head -c "$3" >"$2" || exit 1\n` +
   `    fi\n` +
+  `    shift 4\n` +
+  `  done\n` +
+  `}\n` +
+  // Turns the quadruples into the temporary names of the received files, then hashes those.
+  `received() {\n` +
+  `  n=$(($# / 4)) i=0\n` +
+  `  while [ "$i" -lt "$n" ]; do\n` +
+  `    i=$((i + 1)) p=$2\n` +
+  `    shift 4\n` +
+  `    case "$kept" in *" $i "*) ;; *) set -- "$@" "$p" ;; esac\n` +
+  `  done\n` +
+  `  if [ $# -gt 0 ]; then sums "$@"; fi\n` +
+  `}\n` +
+  `check() {\n` +
+  `  i=0\n` +
+  `  while [ $# -gt 0 ]; do\n` +
+  `    i=$((i + 1))\n` +
+  `    case "$kept" in\n` +
+  `    *" $i "*) r=unchanged ;;\n` +
+  `    *)\n` +
+  `      IFS= read -r line <&3 || line=\n` +
+  `      first "$line"\n` +
+  `      if [ -n "$h" ] && [ "$h" = "$4" ]; then r=ok\n` +
+  `      else\n` +
+  `        bad=1\n` +
+  `        if [ -n "$h" ] && [ -f "$2" ]; then r="got $(stat -c %s -- "$2") $h"; ` +
+  `else r="got nothing"; fi\n` +
+  `      fi ;;\n` +
+  `    esac\n` +
   `    report="$report$r\n"\n` +
   `    shift 4\n` +
   `  done\n` +
@@ -545,7 +574,10 @@ const PUT_BATCH = (
   `set -- ${
     files.map((f) => `${sh(f.target)} ${sh(f.tmp)} ${f.size} ${sh(f.sha256)}`).join(" ")
   }\n` +
-  `put "$@"\n` +
+  `receive "$@"\n` +
+  `check "$@" 3<<SEALBATCH_SUMS\n` +
+  `$(received "$@")\n` +
+  `SEALBATCH_SUMS\n` +
   `place "$@"\n` +
   `printf '%s' "$report"\n`;
 
