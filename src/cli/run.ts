@@ -219,7 +219,7 @@ Examples:
       const { loadJobSpec } = await import("../config/job_spec.ts");
       const { loadSiteProfile } = await import("../config/site.ts");
       const { matchDirectories, runCohort } = await import("../run/cohort.ts");
-      const { findResumable, jobDir, newJobId, projectStateDir } = await import(
+      const { jobDir, newJobId, projectStateDir, resumableJobs } = await import(
         "../run/project.ts"
       );
       const { outcomeText, runJob } = await import("../run/run.ts");
@@ -276,9 +276,10 @@ Examples:
           }
           return;
         }
-        const job =
-          (opts.new ? undefined : await findResumable(stateRoot, spec.path, spec.input.path)) ??
-            newJobId(spec.name);
+        const job = (opts.new
+          ? undefined
+          : (await resumableJobs(stateRoot, spec.path)).get(spec.input.path)) ??
+          newJobId(spec.name);
         note(`job ${job} on ${backend.label}${dryRun ? " (dry run)" : ""}`);
         const summary = await runJob({
           ...common,

@@ -7,7 +7,7 @@
  */
 import type { JobSpec } from "../config/job_spec.ts";
 import { inputError, q, usageError } from "../util/errors.ts";
-import { findResumable, jobDir, newJobId } from "./project.ts";
+import { jobDir, newJobId, resumableJobs } from "./project.ts";
 import { type Gate, type RunInput, runJob, type RunSummary } from "./run.ts";
 
 export interface CohortInput extends Omit<RunInput, "spec" | "stateDir" | "jobId" | "gate"> {
@@ -120,13 +120,11 @@ export async function runCohort(c: CohortInput): Promise<CohortRow[]> {
     names.add(name);
   }
   const gate = limit(Math.max(1, c.concurrency));
-  const rows: CohortRow[] = [];
-  for (const input of c.inputs) {
-    rows.push({
-      input,
-      job: (await findResumable(c.stateRoot, c.spec.path, input)) ?? newJobId(c.spec.name),
-    });
-  }
+  const resumable = await resumableJobs(c.stateRoot, c.spec.path);
+  const rows: CohortRow[] = c.inputs.map((input) => ({
+    input,
+    job: resumable.get(input) ?? newJobId(c.spec.name),
+  }));
   const { inputs: _inputs, stateRoot, concurrency: _c, spec, ...shared } = c;
   await Promise.all(rows.map(async (row) => {
     try {

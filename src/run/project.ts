@@ -101,13 +101,14 @@ export async function showJob(stateRoot: string, job: string): Promise<JobEntry>
   return await readEntry(stateRoot, job);
 }
 
-/** The newest unfinished job of this spec and input, to resume. */
-export async function findResumable(
-  stateRoot: string,
-  spec: string,
-  input: string,
-): Promise<string | undefined> {
-  const jobs = await listJobs(stateRoot);
-  return jobs.filter((j) => !j.finished && j.plan?.spec === spec && j.plan.input === input)
-    .at(-1)?.job;
+/**
+ * Per input, the newest unfinished job of this spec, to resume. One pass over
+ * the project's jobs serves a whole cohort.
+ */
+export async function resumableJobs(stateRoot: string, spec: string): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  for (const j of await listJobs(stateRoot)) {
+    if (!j.finished && j.plan?.spec === spec) found.set(j.plan.input, j.job);
+  }
+  return found;
 }
