@@ -184,7 +184,7 @@ try {
     "-p",
     site.SITE_PORT!,
     target,
-    `scancel ${held}; rm -rf ${rawDir}`,
+    `scancel ${held}; rm -rf ${rawDir} ${site.SITE_REMOTE_DIR}/jobs/${job}`,
   ]);
   const rawSum = tMkfs + tGpg + tScp + tSbatch;
 
@@ -253,6 +253,14 @@ try {
       ids.map((id) => `scancel -n ${id}`).join("; "),
     ]);
     await running;
+    // The site keeps job directories (ciphertext); the benchmark's are of no use to anyone.
+    await exec("ssh", [
+      ...ssh,
+      "-p",
+      site.SITE_PORT!,
+      target,
+      `rm -rf -- ${ids.map((id) => `${site.SITE_REMOTE_DIR}/jobs/${id}`).join(" ")}`,
+    ]);
     console.log(
       `  ${dryRunFirst ? "submission only" : "with sealing"}, per job: ` +
         Object.entries(perStep).filter(([n]) => n !== "wait" && n !== "revoke")

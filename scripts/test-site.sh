@@ -404,6 +404,15 @@ SITE_NODE=$NODE_NAME
 EOF
 }
 
+# Job directories stay on the site after a run (ciphertext only, as on a real cluster); a test
+# site used over and over would fill its disk, so jobs older than an hour are removed.
+prune_jobs() {
+  local jobs
+  jobs=$(getent passwd "$SITE_USER" | cut -d: -f6)/sealbatch/jobs
+  [ -d "$jobs" ] || return 0
+  find "$jobs" -mindepth 1 -maxdepth 1 -type d -mmin +60 -exec rm -rf -- {} + || true
+}
+
 stop_pidfile() { # name pidfile
   if alive "$2"; then
     local pid
@@ -428,6 +437,7 @@ up)
   flock 9
   install_packages
   setup_user
+  prune_jobs
   start_sshd
   start_munge
   start_slurm

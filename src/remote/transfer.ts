@@ -11,6 +11,7 @@ import { createHash, type Hash } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { basename, dirname } from "node:path";
 import { inputError, q, reason, refusal, SealbatchError } from "../util/errors.ts";
+import { Batcher } from "../util/batcher.ts";
 import { exists } from "../util/files.ts";
 import type { RemoteResult, RemoteSite } from "./connection.ts";
 import { OpenSshMover } from "./openssh.ts";
@@ -501,45 +502,46 @@ export const SMALL_VIA_OPENSSH = 1 << 20;
 
 /**
  * The one-round-trip upload of small files, their bytes one after the other
- * on stdin. Fixed text; the values (directories, and per file the target, the
- * temporary name, the size and the SHA-256) are quoted by sh() into `set --`.
- * Per file, in order: a target already holding these bytes is kept
- * ("unchanged"); else the next SIZE bytes go to the temporary name (GNU head
- * reads no further). One hash run covers every file received (each program
- * start costs more than hashing a few MiB); each is "ok", or "got SIZE HEX".
- * Only when none failed are the temporary names renamed, in order, so the
- * last file appears after all the others; else all are removed. Exit status
- * 0 then too: the OpenSSH mover takes any other for a failed transfer. Names
- * passed remoteName(), so each hash line is one line.
+ * on stdin, in groups (the uploads of several callers share one command).
+ * Fixed text; the values (directories, and per file its group, target,
+ * temporary name, size and SHA-256) are quoted by sh() into `set --`. Per
+ * file, in order: a target already holding these bytes is kept ("unchanged");
+ * else the next SIZE bytes go to the temporary name (GNU head reads no
+ * further). One hash run covers every file received (each program start
+ * costs more than hashing a few MiB); each is "ok", or "got SIZE HEX". A group
+ * with no failed file has its temporary names renamed, in order, so its last
+ * file appears after all its others; a group with one has all of them
+ * removed. Exit status 0 then too: the OpenSSH mover takes any other for a
+ * failed transfer. Names passed remoteName(), so each hash line is one line.
  */
 const PUT_BATCH = (
   dirs: string[],
-  files: { target: string; tmp: string; size: number; sha256: string }[],
+  files: { group: number; target: string; tmp: string; size: number; sha256: string }[],
 ) =>
   `umask 077 && mkdir -p -- ${dirs.map(sh).join(" ")} || exit 1\n` +
   `sums() { if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r "$@"; ` +
   `else sha256sum -- "$@"; fi; }\n` +
   `first() { h=\${1%% *} && h=\${h#\\\\}; }\n` +
-  `kept=' ' bad=0 report=\n` +
+  `kept=' ' bad=' ' report=\n` +
   `receive() {\n` +
   `  i=0\n` +
   `  while [ $# -gt 0 ]; do\n` +
   `    i=$((i + 1))\n` +
-  `    if [ -f "$1" ] && [ "$(stat -c %s -- "$1")" = "$3" ] && first "$(sums "$1")" && ` +
-  `[ "$h" = "$4" ]; then\n` +
-  `      head -c "$3" >/dev/null; kept="$kept$i "\n` +
+  `    if [ -f "$2" ] && [ "$(stat -c %s -- "$2")" = "$4" ] && first "$(sums "$2")" && ` +
+  `[ "$h" = "$5" ]; then\n` +
+  `      head -c "$4" >/dev/null; kept="$kept$i "\n` +
   `    else\n` +
-  `      head -c "$3" >"$2" || exit 1\n` +
+  `      head -c "$4" >"$3" || exit 1\n` +
   `    fi\n` +
-  `    shift 4\n` +
+  `    shift 5\n` +
   `  done\n` +
   `}\n` +
-  // Turns the quadruples into the temporary names of the received files, then hashes those.
+  // Turns the quintuples into the temporary names of the received files, then hashes those.
   `received() {\n` +
-  `  n=$(($# / 4)) i=0\n` +
+  `  n=$(($# / 5)) i=0\n` +
   `  while [ "$i" -lt "$n" ]; do\n` +
-  `    i=$((i + 1)) p=$2\n` +
-  `    shift 4\n` +
+  `    i=$((i + 1)) p=$3\n` +
+  `    shift 5\n` +
   `    case "$kept" in *" $i "*) ;; *) set -- "$@" "$p" ;; esac\n` +
   `  done\n` +
   `  if [ $# -gt 0 ]; then sums "$@"; fi\n` +
@@ -553,26 +555,28 @@ const PUT_BATCH = (
   `    *)\n` +
   `      IFS= read -r line <&3 || line=\n` +
   `      first "$line"\n` +
-  `      if [ -n "$h" ] && [ "$h" = "$4" ]; then r=ok\n` +
+  `      if [ -n "$h" ] && [ "$h" = "$5" ]; then r=ok\n` +
   `      else\n` +
-  `        bad=1\n` +
-  `        if [ -n "$h" ] && [ -f "$2" ]; then r="got $(stat -c %s -- "$2") $h"; ` +
+  `        bad="$bad$1 "\n` +
+  `        if [ -n "$h" ] && [ -f "$3" ]; then r="got $(stat -c %s -- "$3") $h"; ` +
   `else r="got nothing"; fi\n` +
   `      fi ;;\n` +
   `    esac\n` +
   `    report="$report$r\n"\n` +
-  `    shift 4\n` +
+  `    shift 5\n` +
   `  done\n` +
   `}\n` +
   `place() {\n` +
   `  while [ $# -gt 0 ]; do\n` +
-  `    if [ "$bad" = 0 ]; then [ ! -f "$2" ] || mv -f -- "$2" "$1" || exit 1; ` +
-  `else rm -f -- "$2"; fi\n` +
-  `    shift 4\n` +
+  `    case "$bad" in\n` +
+  `    *" $1 "*) rm -f -- "$3" ;;\n` +
+  `    *) [ ! -f "$3" ] || mv -f -- "$3" "$2" || exit 1 ;;\n` +
+  `    esac\n` +
+  `    shift 5\n` +
   `  done\n` +
   `}\n` +
   `set -- ${
-    files.map((f) => `${sh(f.target)} ${sh(f.tmp)} ${f.size} ${sh(f.sha256)}`).join(" ")
+    files.map((f) => `${f.group} ${sh(f.target)} ${sh(f.tmp)} ${f.size} ${sh(f.sha256)}`).join(" ")
   }\n` +
   `receive "$@"\n` +
   `check "$@" 3<<SEALBATCH_SUMS\n` +
@@ -580,6 +584,15 @@ const PUT_BATCH = (
   `SEALBATCH_SUMS\n` +
   `place "$@"\n` +
   `printf '%s' "$report"\n`;
+
+/** Small files of one caller, read and checked, waiting for a PUT_BATCH. */
+interface ReadGroup {
+  files: { item: Upload; data: Uint8Array; sha256: string }[];
+  opts: TransferOptions;
+}
+
+/** Bytes one PUT_BATCH holds in memory at most (several callers' small files). */
+const BATCH_BYTES = 2 * SMALL_FILE;
 
 /**
  * Writes stdin to the file argv[1] after its first argv[2] bytes and hashes
@@ -681,6 +694,12 @@ async function prepareUpload(local: string, remoteDir: string, as?: string): Pro
 export class Transfers implements AsyncDisposable {
   #site: RemoteSite;
   #mover: Mover;
+  #batches = new Batcher<ReadGroup, TransferResult[]>(
+    (groups) => this.#putBatch(groups),
+    (batch, next) =>
+      [...batch, next].reduce((n, g) => n + g.files.reduce((m, f) => m + f.data.length, 0), 0) <=
+        BATCH_BYTES,
+  );
 
   private constructor(site: RemoteSite, mover: Mover) {
     this.#site = site;
@@ -759,7 +778,8 @@ export class Transfers implements AsyncDisposable {
     }
     const final = items[last] && items[last].info.size < SMALL_FILE ? batches.pop() : undefined;
     const batch = async (indices: number[]) => {
-      const done = await this.#putBatch(indices.map((i) => items[i]!), opts);
+      // Through the batcher: other callers' small files may share the command.
+      const done = await this.#batches.add(await this.#read(indices.map((i) => items[i]!), opts));
       indices.forEach((i, k) => (results[i] = done[k]!));
     };
     const one = async (i: number) => (results[i] = await this.#uploadLarge(items[i]!, opts));
@@ -885,11 +905,11 @@ export class Transfers implements AsyncDisposable {
   }
 
   /**
-   * Small files in one round trip (PUT_BATCH): each scanned and hashed here
-   * before any byte is sent; the bytes sent are the ones scanned.
+   * Read small files for PUT_BATCH: each scanned and hashed here before any
+   * byte is sent; the bytes sent are the ones scanned.
    */
-  async #putBatch(items: Upload[], opts: TransferOptions): Promise<TransferResult[]> {
-    const sent: { item: Upload; data: Uint8Array; sha256: string }[] = [];
+  async #read(items: Upload[], opts: TransferOptions): Promise<ReadGroup> {
+    const files: ReadGroup["files"] = [];
     for (const item of items) {
       const data = await readAtMost(item.local, item.info.size, item.what);
       if (data === undefined) {
@@ -900,11 +920,18 @@ export class Transfers implements AsyncDisposable {
       const scanner = new KeyScanner();
       scanner.push(data);
       if (scanner.found) throw keyMaterialRefusal(item.local, `contains ${q(scanner.found)}`);
-      sent.push({ item, data, sha256: createHash("sha256").update(data).digest("hex") });
+      files.push({ item, data, sha256: createHash("sha256").update(data).digest("hex") });
     }
+    return { files, opts };
+  }
+
+  /** Groups of small files in one round trip (PUT_BATCH); each group succeeds or fails alone. */
+  async #putBatch(groups: ReadGroup[]): Promise<PromiseSettledResult<TransferResult[]>[]> {
+    const sent = groups.flatMap((g, group) => g.files.map((f) => ({ ...f, group })));
     const script = PUT_BATCH(
-      [...new Set(items.map((i) => i.dir))],
-      sent.map(({ item, data, sha256 }) => ({
+      [...new Set(sent.map((f) => f.item.dir))],
+      sent.map(({ item, data, sha256, group }) => ({
+        group,
         target: item.target,
         tmp: item.tmp,
         size: data.length,
@@ -932,27 +959,41 @@ export class Transfers implements AsyncDisposable {
         }`,
       );
     }
-    const bad = said.findIndex((l) => l.startsWith("got "));
-    if (bad >= 0) {
-      const got = parseSizeHash(said[bad]!.slice(4), what);
-      const s = sent[bad]!;
-      throw new SealbatchError(
-        "remote",
-        `${s.item.what}: verification failed: remote has ${
-          got ? `${got.size} bytes, sha256 ${got.sha256}` : "no readable file"
-        }, sent ${s.data.length} bytes, sha256 ${s.sha256}`,
-        { hint: "the partial file was removed (or the local file changed); run the upload again" },
-      );
-    }
-    return sent.map(({ item, data, sha256 }, k) => {
-      opts.onProgress?.({ file: item.local, done: data.length, total: data.length });
+    let at = 0;
+    return groups.map((g) => {
+      const answers = said.slice(at, at + g.files.length);
+      at += g.files.length;
+      const bad = answers.findIndex((l) => l.startsWith("got "));
+      if (bad >= 0) {
+        const got = parseSizeHash(answers[bad]!.slice(4), what);
+        const f = g.files[bad]!;
+        return {
+          status: "rejected",
+          reason: new SealbatchError(
+            "remote",
+            `${f.item.what}: verification failed: remote has ${
+              got ? `${got.size} bytes, sha256 ${got.sha256}` : "no readable file"
+            }, sent ${f.data.length} bytes, sha256 ${f.sha256}`,
+            {
+              hint:
+                "the partial file was removed (or the local file changed); run the upload again",
+            },
+          ),
+        };
+      }
       return {
-        path: item.target,
-        size: data.length,
-        sha256,
-        resumedFrom: 0,
-        unchanged: said[k] === "unchanged",
-        via: this.#mover.kind,
+        status: "fulfilled",
+        value: g.files.map(({ item, data, sha256 }, k) => {
+          g.opts.onProgress?.({ file: item.local, done: data.length, total: data.length });
+          return {
+            path: item.target,
+            size: data.length,
+            sha256,
+            resumedFrom: 0,
+            unchanged: answers[k] === "unchanged",
+            via: this.#mover.kind,
+          };
+        }),
       };
     });
   }

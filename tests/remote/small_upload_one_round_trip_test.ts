@@ -192,3 +192,76 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "uploads handed in while one runs share the next command; each group stands or fails alone",
+  ignore: SITE_SKIP !== false,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const env = await siteEnv();
+    await using tmp = await tempDir();
+    await using site = await RemoteSite.connect(connection(env, { bulk: "sftp" }));
+    await using transfers = await Transfers.open(site);
+    const base = `${env.SITE_REMOTE_DIR}/${scratchName("groups")}`;
+    const commands: string[] = [];
+    let tamper: ((b: Uint8Array) => Uint8Array) | undefined;
+    const exec = site.transfer.exec.bind(site.transfer);
+    site.transfer.exec = (command: string, opts: { stdin?: Uint8Array } = {}) => {
+      commands.push(command);
+      const stdin = opts.stdin && tamper ? tamper(opts.stdin) : opts.stdin;
+      return exec(command, stdin ? { stdin } : {});
+    };
+    const list = async (dir: string) =>
+      (await exec(`ls -A ${dir} 2>/dev/null`)).stdout.split("\n").filter(Boolean).sort();
+    try {
+      // Four jobs' files (a.img, run.sh each), handed in at once.
+      const jobs = ["j1", "j2", "j3", "j4"].map((job, n) => ({
+        dir: `${base}/${job}`,
+        files: ["a.img", "run.sh"].map((name) => ({
+          local: `${tmp.path}/${job}-${name}`,
+          dir: `${base}/${job}`,
+          name,
+        })),
+        size: 1000 * (n + 1),
+      }));
+      for (const j of jobs) {
+        for (const f of j.files) await Deno.writeFile(f.local, random(j.size));
+      }
+      const up = await Promise.all(jobs.map((j) => transfers.uploadMany(j.files)));
+      assert.ok(commands.length < jobs.length, `${commands.length} commands for ${jobs.length}`);
+      for (const [n, j] of jobs.entries()) {
+        assert.deepEqual(up[n]!.map((u) => u.size), [j.size, j.size]);
+        assert.deepEqual(await list(j.dir), ["a.img", "run.sh"]);
+      }
+
+      // Changed on the way: the last byte of the whole stream belongs to j4's run.sh.
+      for (const j of jobs) await exec(`rm -rf ${j.dir}`);
+      for (const j of jobs) {
+        for (const f of j.files) await Deno.writeFile(f.local, random(j.size));
+      }
+      commands.length = 0;
+      tamper = (b) => {
+        const c = b.slice();
+        c[c.length - 1]! ^= 1;
+        return c;
+      };
+      const settled = await Promise.allSettled(jobs.map((j) => transfers.uploadMany(j.files)));
+      tamper = undefined;
+      // Each command's last group is the one hit; every other group is placed whole.
+      for (const [n, s] of settled.entries()) {
+        const placed = await list(jobs[n]!.dir);
+        if (s.status === "rejected") {
+          assert.match(String(s.reason), /run\.sh.*verification failed/);
+          assert.deepEqual(placed, [], "a failed group left files behind");
+        } else {
+          assert.deepEqual(placed, ["a.img", "run.sh"]);
+        }
+      }
+      assert.equal(settled.filter((s) => s.status === "rejected").length, commands.length);
+    } finally {
+      site.transfer.exec = exec;
+      await site.login.exec(`rm -rf -- ${base}`);
+    }
+  },
+});
