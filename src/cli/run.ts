@@ -190,7 +190,11 @@ export function runCommand() {
     .option("--site <name|file>", "site profile (name in the config dir, or a YAML file)")
     .option("--dry-run", "do the local steps and the remote checks; change nothing remote")
     .option("--each <glob>", "one job per matching input directory (quote the pattern)")
-    .option("--concurrency <n>", "cohort jobs sealing, escrowing and uploading at once", "4")
+    .option(
+      "--concurrency <n>",
+      "cohort jobs sealing at once (4x as many escrow, upload, submit)",
+      "4",
+    )
     .option("--sign-key <file>", "your OpenPGP secret key (default: sign_key in the profile)")
     .option("--passphrase-file <file>", "passphrase of the secret key (first line, mode 0600)")
     .option("--new", "start a new job even if an unfinished one of this spec exists")

@@ -21,8 +21,11 @@ export class Jobs {
   #abort = new AbortController();
   #running = new Set<Promise<unknown>>();
   #release: () => Promise<void>;
+  #background: boolean;
 
-  constructor() {
+  /** `background`: every child runs at a lower CPU priority (see ExecOptions). */
+  constructor(opts: { background?: boolean } = {}) {
+    this.#background = opts.background ?? false;
     this.#release = onCleanup(async () => {
       this.#abort.abort();
       await Promise.allSettled([...this.#running]);
@@ -30,7 +33,11 @@ export class Jobs {
   }
 
   run(program: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    const child = exec(program, args, { ...opts, signal: this.#abort.signal });
+    const child = exec(program, args, {
+      ...opts,
+      signal: this.#abort.signal,
+      ...(this.#background ? { background: true } : {}),
+    });
     this.#running.add(child);
     child.finally(() => this.#running.delete(child)).catch(() => {});
     return child.catch((err) => {

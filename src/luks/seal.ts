@@ -35,6 +35,8 @@ export interface SealOptions {
   /** Root for the private work directory (node work_dir); default memory-backed. */
   workBase?: string;
   onPhase?: (phase: string) => void;
+  /** Run mkfs and cryptsetup at a lower CPU priority (a cohort's sealing, see ExecOptions). */
+  background?: boolean;
 }
 
 export interface SealResult {
@@ -137,7 +139,7 @@ export async function sealDirectory(o: SealOptions): Promise<SealResult> {
     o.workBase,
   );
   try {
-    await using jobs = new Jobs();
+    await using jobs = new Jobs({ background: o.background ?? false });
     const image = `${work.path}/container.img`;
     for (let attempt = 1;; attempt++) {
       phase("building the file system");

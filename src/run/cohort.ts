@@ -2,21 +2,24 @@
  * Cohorts: `sealbatch run JOB.yaml --each 'inputs/*'` runs one job per
  * matching directory. Each job has its own data key, credentials, state and
  * outputs subdirectory (<outputs>/<input name>); all share the backend (one
- * SSH connection). A gate bounds how many jobs seal, escrow and upload at a
- * time; submitted jobs are waited for together.
+ * SSH connection). One gate bounds how many jobs seal at a time (CPU), a
+ * wider one how many escrow, upload and submit (mostly waiting, and the wider
+ * it is the more small uploads share one remote command); a job that has
+ * sealed goes on at once, so submissions start while later inputs still seal.
+ * Submitted jobs are waited for together.
  */
 import type { JobSpec } from "../config/job_spec.ts";
 import { inputError, q, usageError } from "../util/errors.ts";
 import { jobDir, newJobId, resumableJobs } from "./project.ts";
 import { type Gate, type RunInput, runJob, type RunSummary } from "./run.ts";
 
-export interface CohortInput extends Omit<RunInput, "spec" | "stateDir" | "jobId" | "gate"> {
+export interface CohortInput extends Omit<RunInput, "spec" | "stateDir" | "jobId" | "gates"> {
   spec: JobSpec;
   /** Input directories, one job each. */
   inputs: string[];
   /** <project>/.sealbatch */
   stateRoot: string;
-  /** Jobs sealing, escrowing and uploading at the same time. */
+  /** Jobs sealing at the same time (four times as many escrow, upload and submit). */
   concurrency: number;
 }
 
@@ -35,15 +38,20 @@ export function limit(n: number): Gate {
   const queue: (() => void)[] = [];
   return async <T>(fn: () => Promise<T>): Promise<T> => {
     if (running >= n) await new Promise<void>((resolve) => queue.push(resolve));
-    running++;
+    else running++;
     try {
       return await fn();
     } finally {
-      running--;
-      queue.shift()?.();
+      // The slot passes straight to the next waiter: no newcomer slips in between.
+      const next = queue.shift();
+      if (next) next();
+      else running--;
     }
   };
 }
+
+/** How many more jobs escrow, upload and submit than seal at once. */
+const SUBMIT_WIDTH = 4;
 
 function segmentRegExp(segment: string): RegExp {
   let re = "";
@@ -119,7 +127,8 @@ export async function runCohort(c: CohortInput): Promise<CohortRow[]> {
     }
     names.add(name);
   }
-  const gate = limit(Math.max(1, c.concurrency));
+  const n = Math.max(1, c.concurrency);
+  const gates = { seal: limit(n), submit: limit(SUBMIT_WIDTH * n) };
   const resumable = await resumableJobs(c.stateRoot, c.spec.path);
   const rows: CohortRow[] = c.inputs.map((input) => ({
     input,
@@ -137,7 +146,7 @@ export async function runCohort(c: CohortInput): Promise<CohortRow[]> {
         },
         stateDir: jobDir(stateRoot, row.job),
         jobId: row.job,
-        gate,
+        gates,
       });
     } catch (err) {
       row.error = err;

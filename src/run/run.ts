@@ -72,8 +72,11 @@ export interface RunInput {
   jobId?: string;
   /** HPC account the job runs as (default: the site user, else the local user). */
   user?: string;
-  /** Bounds the steps up to the submission (cohorts). */
-  gate?: Gate;
+  /**
+   * Cohorts: `seal` bounds the local steps (CPU: mkfs, cryptsetup), `submit`
+   * the steps from escrow to submission (mostly waiting on Vault and the site).
+   */
+  gates?: { seal: Gate; submit: Gate };
 }
 
 export interface StepSummary {
@@ -193,7 +196,8 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
   const keyMode: KeyMode = input.site?.vault.keyMode ?? "job-scoped";
   const wrapTtlMs = input.site?.vault.wrapTtlMs ?? 72 * 3_600_000;
   const mount = input.site?.vault.mount ?? "secret";
-  const gate: Gate = input.gate ?? ((fn) => fn());
+  const ungated: Gate = (fn) => fn();
+  const gates = input.gates ?? { seal: ungated, submit: ungated };
   const emit = (e: Omit<RunEvent, "job">) => input.onEvent?.({ job, ...e });
   if (input.site && input.site.node.flavour !== "sealbatch") {
     throw inputError(
@@ -269,7 +273,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       createdAt: new Date().toISOString(),
     }));
 
-  const imageKeyPath = await gate(() => localSteps());
+  const imageKeyPath = await gates.seal(() => localSteps());
   async function localSteps(): Promise<string | undefined> {
     await step("seal-input", async () => {
       await Deno.mkdir(f.keys, { recursive: true, mode: 0o700 });
@@ -289,6 +293,8 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
           headroom: { mib: 0 },
           revealNames: true,
           onPhase: (p) => emit({ step: "seal-input", phase: "note", detail: p }),
+          // Yields the CPU to the steps of other jobs that wait on Vault and the site.
+          background: true,
         });
       } else {
         // A given container must open with the given key before it goes anywhere.
@@ -345,7 +351,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
   });
   let slurmJob: string;
   try {
-    slurmJob = await gate(async () => {
+    slurmJob = await gates.submit(async () => {
       await step("escrow", async () => {
         // Killed after Vault answered but before the state was saved: the record is the truth.
         if (await recordExists(project, job)) {

@@ -36,7 +36,16 @@ export interface ExecOptions {
   processGroup?: boolean;
   /** Called with each stderr line while the child runs (progress parsing). */
   onStderrLine?: (line: string) => void;
+  /**
+   * Run at a lower CPU priority (through `nice`): bulk local work, such as a
+   * cohort's sealing, yields to the steps that wait on the site and to the
+   * user's own work.
+   */
+  background?: boolean;
 }
+
+/** `nice` exits so when it cannot start the program (not found, not executable). */
+const NICE_CANNOT_RUN = [126, 127];
 
 export interface ExecResult {
   code: number;
@@ -97,8 +106,8 @@ export async function exec(
   const what = opts.what ?? `running ${program}`;
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(program, {
-      args,
+    child = new Deno.Command(opts.background ? "nice" : program, {
+      args: opts.background ? ["-n", "10", "--", program, ...args] : args,
       ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
       env: childEnv(opts.env),
       clearEnv: true,
@@ -169,6 +178,11 @@ export async function exec(
     : collectLines(child.stderr, opts.onStderrLine);
   const [status, stdout, stderr] = await Promise.all([child.status, stdoutP, stderrP, writing]);
 
+  if (opts.background && NICE_CANNOT_RUN.includes(status.code) && /^(\S*\/)?nice: /m.test(stderr)) {
+    throw new SealbatchError("tool", `${what}: cannot run ${JSON.stringify(program)}`, {
+      hint: `install it (Debian: apt-get install the package that provides ${program})`,
+    });
+  }
   const okCodes = opts.okCodes ?? [0];
   if (!okCodes.includes(status.code)) {
     const why = status.signal ? `killed by ${status.signal}` : `exit status ${status.code}`;
