@@ -13,9 +13,9 @@
  *     preceding --dry-run). Cohort jobs are submitted with --hold and
  *     cancelled, so they never occupy the cluster.
  *
- * Sealing works in $XDG_RUNTIME_DIR as in a desktop session; where it is
- * unset (root in a plain shell), the benchmark points it at a private
- * directory in /dev/shm rather than letting every seal go through the disk.
+ * Sealing works in $XDG_RUNTIME_DIR as in a desktop session; where there is
+ * none (root in a plain shell), the benchmark mounts a tmpfs of its own
+ * rather than letting every seal go through the disk next to the output.
  *
  * Usage: deno run -P=test scripts/bench-run.ts [cohort-size]
  */
@@ -30,6 +30,7 @@ import { type RunEvent, runJob } from "../src/run/run.ts";
 import { SiteBackend } from "../src/run/site_backend.ts";
 import { writeSheppLoganSample } from "../src/sample/shepp_logan.ts";
 import { exec } from "../src/util/exec.ts";
+import { memoryDir } from "../tests/run/_memory.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const cohortSize = Number(Deno.args[0] ?? 10);
@@ -42,10 +43,10 @@ const site: Record<string, string> = Object.fromEntries(
   ]),
 );
 const dir = await Deno.makeTempDir({ prefix: "sealbatch-bench-run-" });
-const runtime = Deno.env.get("XDG_RUNTIME_DIR")
-  ? undefined
-  : await Deno.makeTempDir({ dir: "/dev/shm", prefix: "sealbatch-bench-runtime-" });
-if (runtime) Deno.env.set("XDG_RUNTIME_DIR", runtime);
+// Memory-backed private storage as a desktop session has it (a tmpfs of its own when this root
+// shell has none).
+await using memory = await memoryDir();
+if (memory.env.XDG_RUNTIME_DIR) Deno.env.set("XDG_RUNTIME_DIR", memory.env.XDG_RUNTIME_DIR);
 const vault = await startDevServer({ hostname: "127.0.0.1", port: 0, rootToken: "root-bench" });
 const ms = (t: number) => `${(t / 1000).toFixed(2)} s`;
 
@@ -287,5 +288,4 @@ try {
 } finally {
   await vault.shutdown();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
-  if (runtime) await Deno.remove(runtime, { recursive: true }).catch(() => {});
 }

@@ -18,9 +18,11 @@ import {
   type JobResult,
   partitionVisible,
   type SlurmSettings,
-  submit,
+  submitMany,
+  type SubmitRequest,
 } from "../slurm/slurm.ts";
 import { JobWatcher } from "../slurm/watch.ts";
+import { Batcher } from "../util/batcher.ts";
 import type { Backend, UploadResult } from "./backend.ts";
 import { Buffer } from "node:buffer";
 
@@ -64,6 +66,8 @@ export class SiteBackend implements Backend {
   readonly #site: RemoteSite;
   readonly #shell: Shell;
   #watcher: JobWatcher | undefined;
+  /** Submissions handed in while one runs share the next remote command. */
+  #submits = new Batcher<SubmitRequest, string>((requests) => submitMany(this.#shell, requests));
   #transfers: Promise<Transfers> | undefined;
 
   private constructor(profile: SiteProfile, site: RemoteSite, slurm: SlurmSettings) {
@@ -188,10 +192,10 @@ export class SiteBackend implements Backend {
 
   submit(jobDir: string, resources: SlurmResources, name: string): Promise<string> {
     const settings = { ...this.slurm, resources: { ...this.slurm.resources, ...resources } };
-    return submit(this.#shell, settings, joinRemote(jobDir, "run.sh"), {
-      cwd: jobDir,
-      output: joinRemote(jobDir, "slurm-%j.out"),
-      jobName: name,
+    return this.#submits.add({
+      settings,
+      script: joinRemote(jobDir, "run.sh"),
+      opts: { cwd: jobDir, output: joinRemote(jobDir, "slurm-%j.out"), jobName: name },
     });
   }
 

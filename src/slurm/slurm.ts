@@ -181,21 +181,76 @@ function slurmError(what: string, stderr: string, code: number): SealbatchError 
   return new SealbatchError("remote", `${what}: ${detail}`, hint ? { hint } : {});
 }
 
+export interface SubmitRequest {
+  settings: SlurmSettings;
+  script: string;
+  opts?: { output?: string; jobName?: string; cwd?: string };
+}
+
 export async function submit(
   shell: Shell,
   settings: SlurmSettings,
   script: string,
   opts: { output?: string; jobName?: string; cwd?: string } = {},
 ): Promise<string> {
-  const r = await shell.run(sbatchCommand(settings, script, opts));
-  if (r.code !== 0) {
-    throw slurmError(
-      `cannot submit ${q(script)} to partition ${q(settings.partition)}`,
-      r.stderr,
-      r.code,
-    );
+  const [r] = await submitMany(shell, [{ settings, script, opts }]);
+  if (r!.status === "rejected") throw r!.reason;
+  return r!.value;
+}
+
+/**
+ * Several sbatch calls in one remote command (a cohort's jobs ready at the
+ * same time share one session); each gets its own job id or error. Each
+ * call's output (stdout and stderr) is followed by a line "MARK INDEX STATUS"
+ * with a random MARK, which sbatch cannot print by chance.
+ */
+export async function submitMany(
+  shell: Shell,
+  requests: SubmitRequest[],
+): Promise<PromiseSettledResult<string>[]> {
+  // A request refused here (a malformed partition name) never reaches the site.
+  const commands = requests.map((r) => {
+    try {
+      return sbatchCommand(r.settings, r.script, r.opts);
+    } catch (err) {
+      return err instanceof SealbatchError ? err : new SealbatchError("input", String(err));
+    }
+  });
+  const mark = `sealbatch-${crypto.randomUUID().replaceAll("-", "")}`;
+  const lines = commands.flatMap((c, i) =>
+    typeof c === "string"
+      ? [`o=$(${c} 2>&1); c=$?; printf '%s\n%s %d %d\n' "$o" ${mark} ${i} "$c"`]
+      : []
+  );
+  const r = lines.length > 0
+    ? await shell.run(lines.join("\n"))
+    : { code: 0, stdout: "", stderr: "" };
+  const outputs = new Map<number, { code: number; text: string }>();
+  let text: string[] = [];
+  for (const line of r.stdout.split("\n")) {
+    const m = new RegExp(`^${mark} (\\d+) (\\d+)$`).exec(line);
+    if (!m) {
+      text.push(line);
+      continue;
+    }
+    outputs.set(Number(m[1]), { code: Number(m[2]), text: text.join("\n") });
+    text = [];
   }
-  return parseSbatch(r.stdout);
+  return requests.map((req, i) => {
+    const what = `cannot submit ${q(req.script)} to partition ${q(req.settings.partition)}`;
+    const out = outputs.get(i);
+    const command = commands[i];
+    try {
+      if (command instanceof SealbatchError) throw command;
+      if (out === undefined) throw slurmError(what, r.stderr, r.code || 1);
+      if (out.code !== 0) throw slurmError(what, out.text, out.code);
+      // Warnings may come first (stderr is merged): the id is the last line.
+      const last = out.text.trim().split("\n").at(-1) ?? "";
+      return { status: "fulfilled" as const, value: parseSbatch(last) };
+    } catch (err) {
+      return { status: "rejected" as const, reason: err };
+    }
+  });
 }
 
 export interface JobState {
