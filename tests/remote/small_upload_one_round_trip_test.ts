@@ -22,6 +22,36 @@ function random(size: number): Uint8Array {
   return data;
 }
 
+/**
+ * Taps the transfer host's commands: each is recorded, and `tamper` may alter
+ * its stdin on the way. `exec` and `list` go around the tap (the login and
+ * transfer host are one here).
+ */
+function tap(site: RemoteSite) {
+  const exec = site.transfer.exec.bind(site.transfer);
+  const t = {
+    calls: [] as { command: string; stdin: number }[],
+    tamper: undefined as ((b: Uint8Array) => Uint8Array) | undefined,
+    exec,
+    list: async (dir: string) =>
+      (await exec(`ls -A ${dir} 2>/dev/null`)).stdout.split("\n").filter(Boolean).sort(),
+    [Symbol.dispose]: () => (site.transfer.exec = exec),
+  };
+  site.transfer.exec = (command: string, opts: { stdin?: Uint8Array } = {}) => {
+    t.calls.push({ command, stdin: opts.stdin?.length ?? 0 });
+    const stdin = opts.stdin && t.tamper ? t.tamper(opts.stdin) : opts.stdin;
+    return exec(command, stdin ? { stdin } : {});
+  };
+  return t;
+}
+
+/** A tamper that flips one bit of the byte at `at(length)`. */
+const flip = (at: (length: number) => number) => (b: Uint8Array) => {
+  const c = b.slice();
+  c[at(c.length)]! ^= 1;
+  return c;
+};
+
 Deno.test({
   name: "small uploads: one round trip, verified; changed bytes and key material refused",
   ignore: SITE_SKIP !== false,
@@ -35,16 +65,9 @@ Deno.test({
     const remoteDir = `${env.SITE_REMOTE_DIR}/${scratchName("small")}`;
 
     // Count the commands on the ssh2 connection; optionally alter the bytes on their way.
-    const calls: { stdin: number }[] = [];
-    let tamper: ((b: Uint8Array) => Uint8Array) | undefined;
-    const exec = site.transfer.exec.bind(site.transfer);
-    site.transfer.exec = (command: string, opts: { stdin?: Uint8Array } = {}) => {
-      calls.push({ stdin: opts.stdin?.length ?? 0 });
-      const stdin = opts.stdin && tamper ? tamper(opts.stdin) : opts.stdin;
-      return exec(command, stdin ? { stdin } : {});
-    };
-    // Checks go around the counter (the login and transfer host are one here).
-    const list = async () => (await exec(`ls -A ${remoteDir} 2>/dev/null`)).stdout;
+    using t = tap(site);
+    const { calls, exec } = t;
+    const list = async () => (await t.list(remoteDir)).join(" ");
     const remoteHash = async (name: string) =>
       (await exec(`sha256sum ${remoteDir}/${name}`)).stdout.split(" ")[0];
 
@@ -63,7 +86,7 @@ Deno.test({
         const up = await transfers.upload(local, remoteDir, {
           onProgress: (p) => (last = p.done),
         });
-        assert.deepEqual(calls, viaSsh2 ? [{ stdin: size }] : [], `${size}: one command`);
+        assert.deepEqual(calls.map((c) => c.stdin), viaSsh2 ? [size] : [], `${size}: one command`);
         assert.deepEqual(
           [up.size, up.sha256, up.unchanged, up.resumedFrom],
           [size, want, false, 0],
@@ -81,18 +104,14 @@ Deno.test({
       const name = `f${SMALL_VIA_OPENSSH - 1}.img`;
       const before = await remoteHash(name);
       await Deno.writeFile(`${tmp.path}/${name}`, random(SMALL_VIA_OPENSSH - 1));
-      tamper = (b) => {
-        const c = b.slice();
-        c[c.length >> 1]! ^= 1;
-        return c;
-      };
+      t.tamper = flip((n) => n >> 1);
       await assert.rejects(
         transfers.upload(`${tmp.path}/${name}`, remoteDir),
         (err) =>
           err instanceof SealbatchError && err.kind === "remote" &&
           /verification failed: remote has \d+ bytes, sha256 [0-9a-f]{64}, sent/.test(err.message),
       );
-      tamper = undefined;
+      t.tamper = undefined;
       assert.doesNotMatch(await list(), /sealbatch-part/);
       assert.equal(await remoteHash(name), before, "the earlier target is kept");
 
@@ -111,7 +130,6 @@ Deno.test({
       assert.deepEqual(calls, [], "no command, no byte sent");
       assert.equal(await list(), listed);
     } finally {
-      site.transfer.exec = exec;
       await site.login.exec(`rm -rf -- ${remoteDir}`);
     }
   },
@@ -129,16 +147,9 @@ Deno.test({
     await using site = await RemoteSite.connect(connection(env, { bulk: "sftp" }));
     await using transfers = await Transfers.open(site);
     const remoteDir = `${env.SITE_REMOTE_DIR}/${scratchName("batch")}`;
-    const commands: string[] = [];
-    let tamper: ((b: Uint8Array) => Uint8Array) | undefined;
-    const exec = site.transfer.exec.bind(site.transfer);
-    site.transfer.exec = (command: string, opts: { stdin?: Uint8Array } = {}) => {
-      commands.push(command);
-      const stdin = opts.stdin && tamper ? tamper(opts.stdin) : opts.stdin;
-      return exec(command, stdin ? { stdin } : {});
-    };
-    const list = async () =>
-      (await exec(`ls -A ${remoteDir} 2>/dev/null`)).stdout.split("\n").filter(Boolean).sort();
+    using t = tap(site);
+    const { calls, exec } = t;
+    const list = () => t.list(remoteDir);
     try {
       const names = ["input.img", "empty.txt", "run.sh.sig", "run.sh"];
       const sizes = [300_000, 0, 500, 4000];
@@ -146,23 +157,19 @@ Deno.test({
       for (const [i, f] of files.entries()) await Deno.writeFile(f.local, random(sizes[i]!));
 
       // Changed on the way (a byte of the last file): nothing is placed, nothing left behind.
-      tamper = (b) => {
-        const c = b.slice();
-        c[c.length - 1]! ^= 1;
-        return c;
-      };
+      t.tamper = flip((n) => n - 1);
       await assert.rejects(
         transfers.uploadMany(files),
         (err) =>
           err instanceof SealbatchError && err.kind === "remote" &&
           /run\.sh.*verification failed/.test(err.message),
       );
-      tamper = undefined;
+      t.tamper = undefined;
       assert.deepEqual(await list(), [], "a file was placed although the batch failed");
 
-      commands.length = 0;
+      calls.length = 0;
       const up = await transfers.uploadMany(files);
-      assert.equal(commands.length, 1, "one command for all four");
+      assert.equal(calls.length, 1, "one command for all four");
       assert.deepEqual(up.map((u) => u.size), sizes);
       for (const [i, u] of up.entries()) {
         assert.equal(u.sha256, await sha256File(files[i]!.local));
@@ -187,7 +194,6 @@ Deno.test({
       const again = await transfers.uploadMany(files);
       assert.deepEqual(again.map((u) => u.unchanged), [true, true, true, true]);
     } finally {
-      site.transfer.exec = exec;
       await site.login.exec(`rm -rf -- ${remoteDir}`);
     }
   },
@@ -204,16 +210,8 @@ Deno.test({
     await using site = await RemoteSite.connect(connection(env, { bulk: "sftp" }));
     await using transfers = await Transfers.open(site);
     const base = `${env.SITE_REMOTE_DIR}/${scratchName("groups")}`;
-    const commands: string[] = [];
-    let tamper: ((b: Uint8Array) => Uint8Array) | undefined;
-    const exec = site.transfer.exec.bind(site.transfer);
-    site.transfer.exec = (command: string, opts: { stdin?: Uint8Array } = {}) => {
-      commands.push(command);
-      const stdin = opts.stdin && tamper ? tamper(opts.stdin) : opts.stdin;
-      return exec(command, stdin ? { stdin } : {});
-    };
-    const list = async (dir: string) =>
-      (await exec(`ls -A ${dir} 2>/dev/null`)).stdout.split("\n").filter(Boolean).sort();
+    using t = tap(site);
+    const { calls, exec, list } = t;
     try {
       // Four jobs' files (a.img, run.sh each), handed in at once.
       const jobs = ["j1", "j2", "j3", "j4"].map((job, n) => ({
@@ -229,7 +227,7 @@ Deno.test({
         for (const f of j.files) await Deno.writeFile(f.local, random(j.size));
       }
       const up = await Promise.all(jobs.map((j) => transfers.uploadMany(j.files)));
-      assert.ok(commands.length < jobs.length, `${commands.length} commands for ${jobs.length}`);
+      assert.ok(calls.length < jobs.length, `${calls.length} commands for ${jobs.length}`);
       for (const [n, j] of jobs.entries()) {
         assert.deepEqual(up[n]!.map((u) => u.size), [j.size, j.size]);
         assert.deepEqual(await list(j.dir), ["a.img", "run.sh"]);
@@ -240,14 +238,10 @@ Deno.test({
       for (const j of jobs) {
         for (const f of j.files) await Deno.writeFile(f.local, random(j.size));
       }
-      commands.length = 0;
-      tamper = (b) => {
-        const c = b.slice();
-        c[c.length - 1]! ^= 1;
-        return c;
-      };
+      calls.length = 0;
+      t.tamper = flip((n) => n - 1);
       const settled = await Promise.allSettled(jobs.map((j) => transfers.uploadMany(j.files)));
-      tamper = undefined;
+      t.tamper = undefined;
       // Each command's last group is the one hit; every other group is placed whole.
       for (const [n, s] of settled.entries()) {
         const placed = await list(jobs[n]!.dir);
@@ -258,9 +252,8 @@ Deno.test({
           assert.deepEqual(placed, ["a.img", "run.sh"]);
         }
       }
-      assert.equal(settled.filter((s) => s.status === "rejected").length, commands.length);
+      assert.equal(settled.filter((s) => s.status === "rejected").length, calls.length);
     } finally {
-      site.transfer.exec = exec;
       await site.login.exec(`rm -rf -- ${base}`);
     }
   },
