@@ -130,17 +130,6 @@ export async function keyOpens(jobs: Jobs, image: string, key: Uint8Array): Prom
   return res.code === 0;
 }
 
-export async function importToken(jobs: Jobs, image: string, json: string): Promise<void> {
-  await jobs.run("cryptsetup", [
-    "token",
-    "import",
-    "--disable-locks",
-    "--json-file",
-    "-",
-    image,
-  ], { stdin: json, what: "cannot store the key check value" });
-}
-
 /** Throw the right refusal when the key does not open the container. */
 export function wrongKey(image: string, slotDamaged: boolean | undefined): never {
   if (slotDamaged) {

@@ -14,9 +14,9 @@ function keycheck(key: Uint8Array, uuid: string): string {
   return createHmac("sha256", key).update(`sealbatch keycheck v1 ${uuid}`).digest("hex");
 }
 
-/** The token JSON for `cryptsetup token import`. */
-export function keycheckToken(key: Uint8Array, uuid: string): string {
-  return JSON.stringify({ type: KEYCHECK_TOKEN, keyslots: [], "hmac-sha256": keycheck(key, uuid) });
+/** The token stored in the container's LUKS2 metadata. */
+export function keycheckToken(key: Uint8Array, uuid: string): Record<string, unknown> {
+  return { type: KEYCHECK_TOKEN, keyslots: [], "hmac-sha256": keycheck(key, uuid) };
 }
 
 /** true/false when the container has a key check value; undefined when it has none. */

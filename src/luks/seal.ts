@@ -8,11 +8,12 @@ import { onCleanup } from "../util/cleanup.ts";
 import { inputError, q, reason, SealbatchError } from "../util/errors.ts";
 import { exists } from "../util/files.ts";
 import { readSecretFile, writeSecretFile } from "../util/secret_file.ts";
-import { encryptInPlace, HEADER_BYTES, importToken, REDUCE_BYTES } from "./cryptsetup.ts";
+import { encryptInPlace, HEADER_BYTES, REDUCE_BYTES } from "./cryptsetup.ts";
 import { makeExt4, TooSmall } from "./ext4.ts";
 import { readLuksHeader } from "./header.ts";
 import { checkpoint, Jobs } from "./jobs.ts";
 import { keycheckToken } from "./keycheck.ts";
+import { addToken } from "./token.ts";
 import { minimumBytes, planFs } from "./size.ts";
 import type { Headroom } from "./size.ts";
 import { scanSource } from "./tree.ts";
@@ -184,7 +185,7 @@ export async function sealDirectory(o: SealOptions): Promise<SealResult> {
     // the device is exactly header + file system.
     await Deno.truncate(image, HEADER_BYTES + plan.bytes);
     const header = await readLuksHeader(image);
-    await importToken(jobs, image, keycheckToken(key, header.uuid));
+    await addToken(image, header, keycheckToken(key, header.uuid));
 
     phase("writing the container");
     const tmp = `${o.out}.${crypto.randomUUID().slice(0, 8)}.tmp`;
