@@ -50,7 +50,7 @@ the container itself. rootless: the data is extracted into a private
 memory-backed directory (node config work_dir, else $XDG_RUNTIME_DIR) and the
 mount point becomes a symlink to it; 'close' seals it back.
 --create: the job starts with an empty directory and CONTAINER must not exist;
-privileged, a new container of --size MiB (default: the smallest) is made
+privileged, a new container of --size MiB (default 2) is made
 there under the key; rootless, nothing is made until 'close' seals the results.`,
     )
     .action(async (container, opts) => {

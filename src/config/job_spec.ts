@@ -2,7 +2,7 @@
  * Job spec: what a researcher writes in their project to describe one job.
  * Relative paths are resolved against the spec file's directory.
  */
-import { MIN_FS_BYTES } from "../luks/size.ts";
+import { MIN_OUTPUT_BYTES } from "../luks/size.ts";
 import { inputError, q } from "../util/errors.ts";
 import { NAME_RE } from "../util/user.ts";
 import { resources, type SlurmResources } from "./site.ts";
@@ -122,10 +122,10 @@ export async function loadJobSpec(path: string): Promise<JobSpec> {
   const outputSize = sizeMatch
     ? Number(sizeMatch[1]) * (sizeMatch[2] === "G" ? 1024 : 1) * 1024 * 1024
     : "auto";
-  if (typeof outputSize === "number" && outputSize < MIN_FS_BYTES) {
+  if (typeof outputSize === "number" && outputSize < MIN_OUTPUT_BYTES) {
     throw inputError(
       `${file.where(["output_size"])}: the output container needs at least ${
-        MIN_FS_BYTES / 1024 / 1024
+        MIN_OUTPUT_BYTES / 1024 / 1024
       }M`,
     );
   }

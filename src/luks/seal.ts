@@ -10,7 +10,7 @@ import { exists } from "../util/files.ts";
 import { readSecretFile, writeSecretFile } from "../util/secret_file.ts";
 import { encryptInPlace, HEADER_BYTES, REDUCE_BYTES } from "./cryptsetup.ts";
 import { makeExt4, TooSmall } from "./ext4.ts";
-import { readLuksHeader } from "./header.ts";
+import { type LuksHeader, readLuksHeader } from "./header.ts";
 import { checkpoint, Jobs } from "./jobs.ts";
 import { keycheckToken } from "./keycheck.ts";
 import { addToken } from "./token.ts";
@@ -104,6 +104,29 @@ async function placeNoOverwrite(tmp: string, out: string): Promise<void> {
   }
 }
 
+/**
+ * `reencrypt --encrypt` writes the header over the start of the plain file
+ * system but leaves the bytes between the end of the key slot and the data
+ * as they were: the file system's first blocks, in plaintext (file data and
+ * names when the file system is small). They are zeroed before the container
+ * leaves the private work directory.
+ */
+async function wipeHeaderGap(image: string, header: LuksHeader): Promise<void> {
+  const start = Math.max(
+    2 * header.headerSize,
+    ...header.keyslots.map((k) => k.areaOffset + k.areaSize),
+  );
+  if (header.dataOffset <= start) return;
+  const file = await Deno.open(image, { write: true });
+  try {
+    await file.seek(start, Deno.SeekMode.Start);
+    const zeros = new Uint8Array(header.dataOffset - start);
+    for (let put = 0; put < zeros.length;) put += await file.write(zeros.subarray(put));
+  } finally {
+    file.close();
+  }
+}
+
 export async function sealDirectory(o: SealOptions): Promise<SealResult> {
   const phase = o.onPhase ?? (() => {});
   await checkSource(o.source);
@@ -127,7 +150,9 @@ export async function sealDirectory(o: SealOptions): Promise<SealResult> {
   const least = minimumBytes(stats);
   if (o.size !== "auto" && o.size < least) {
     throw inputError(
-      `cannot seal into ${o.size / MiB} MiB: the content needs at least ${least / MiB} MiB`,
+      `cannot seal into ${o.size / MiB} MiB: the content needs at least ${
+        Math.ceil(least / MiB)
+      } MiB`,
       { hint: "use --size auto, or a larger --size" },
     );
   }
@@ -185,6 +210,7 @@ export async function sealDirectory(o: SealOptions): Promise<SealResult> {
     // the device is exactly header + file system.
     await Deno.truncate(image, HEADER_BYTES + plan.bytes);
     const header = await readLuksHeader(image);
+    await wipeHeaderGap(image, header);
     await addToken(image, header, keycheckToken(key, header.uuid));
 
     phase("writing the container");

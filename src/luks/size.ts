@@ -6,17 +6,26 @@
 import { usageError } from "../util/errors.ts";
 import type { SourceStats } from "./tree.ts";
 
-const MiB = 1024 * 1024;
+const KiB = 1024;
+const MiB = 1024 * KiB;
 const INODE_BYTES = 256;
 /** Average size assumed for output files when reserving inodes for headroom. */
 const BYTES_PER_SPARE_INODE = 64 * 1024;
 /**
  * Smallest file system sealbatch makes: every byte of a container is uploaded,
- * and a job's containers are mostly this small. 2 MiB holds the inode table
- * and about 1.5 MiB of files. Below 8 MiB mkfs.ext4 makes no journal, which a
+ * and a job's input is often a few small files (a cohort's container is then
+ * a 512 KiB header and this). Below 8 MiB mkfs.ext4 makes no journal, which a
  * container that is written once and then only read does not need.
  */
-export const MIN_FS_BYTES = 2 * MiB;
+export const MIN_FS_BYTES = 256 * KiB;
+/**
+ * The output container a node that mounts it (root with device-mapper) makes
+ * when the job spec gives no output_size, and the least output_size allowed:
+ * there the job can write no more than this.
+ */
+export const MIN_OUTPUT_BYTES = 2 * MiB;
+/** Inodes beyond the content's: many when there is room for outputs, a few for a read-only copy. */
+const SPARE_INODES = { headroom: 1024, readOnly: 16 };
 
 export type Headroom = { mib: number } | { percent: number };
 
@@ -66,22 +75,34 @@ export interface FsPlan {
   inodes: number;
 }
 
-/** Metadata ext4 needs around `data` bytes of content with `inodes` inodes. */
+/**
+ * Metadata ext4 needs around `data` bytes of content with `inodes` inodes,
+ * with a margin (1 MiB, less for a small file system; seal retries larger
+ * when mkfs finds it too small).
+ */
 function withMetadata(data: number, inodes: number): number {
   let total = data;
   for (let i = 0; i < 4; i++) {
     const groups = Math.ceil(total / (128 * MiB));
-    total = Math.ceil(data * 1.01) + inodes * INODE_BYTES + journalBytes(total / 4096) +
-      groups * 64 * 1024 + MiB;
+    const used = Math.ceil(data * 1.01) + inodes * INODE_BYTES + journalBytes(total / 4096) +
+      groups * 64 * KiB;
+    total = used + Math.min(MiB, Math.max(64 * KiB, used >> 3));
   }
   return total;
 }
 
-const roundMiB = (n: number) => Math.ceil(n / MiB) * MiB;
+/** Whole MiB, or 64 KiB steps below 8 MiB (small containers are most of a cohort's upload). */
+const round = (n: number) => {
+  const step = n < 8 * MiB ? 64 * KiB : MiB;
+  return Math.ceil(n / step) * step;
+};
 
 /** The least a file system holding this content can be. */
 export function minimumBytes(stats: SourceStats): number {
-  return Math.max(MIN_FS_BYTES, roundMiB(withMetadata(stats.contentBytes, stats.entries + 1024)));
+  return Math.max(
+    MIN_FS_BYTES,
+    round(withMetadata(stats.contentBytes, stats.entries + SPARE_INODES.readOnly)),
+  );
 }
 
 /** Size and inode count for `auto`, or for an explicit size (checked against the minimum). */
@@ -94,11 +115,12 @@ export function planFs(
     const spare = Math.max(0, size - stats.contentBytes);
     return {
       bytes: size,
-      inodes: stats.entries + 1024 + Math.floor(spare / BYTES_PER_SPARE_INODE),
+      inodes: stats.entries + SPARE_INODES.headroom + Math.floor(spare / BYTES_PER_SPARE_INODE),
     };
   }
   const room = headroomBytes(stats, headroom);
-  const inodes = stats.entries + 1024 + Math.ceil(room / BYTES_PER_SPARE_INODE);
-  const bytes = Math.max(MIN_FS_BYTES, roundMiB(withMetadata(stats.contentBytes + room, inodes)));
+  const inodes = stats.entries + (room > 0 ? SPARE_INODES.headroom : SPARE_INODES.readOnly) +
+    Math.ceil(room / BYTES_PER_SPARE_INODE);
+  const bytes = Math.max(MIN_FS_BYTES, round(withMetadata(stats.contentBytes + room, inodes)));
   return { bytes, inodes };
 }

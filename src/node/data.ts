@@ -20,6 +20,7 @@ import { closeMapping, hasDeviceMapper, mappingActive, openMapping } from "../lu
 import { Jobs } from "../luks/jobs.ts";
 import { checkKey, openContainer, usableHeader } from "../luks/open.ts";
 import { dirOf, loadKey, sealDirectory } from "../luks/seal.ts";
+import { MIN_OUTPUT_BYTES } from "../luks/size.ts";
 import { isFreeTarget } from "../luks/tree.ts";
 
 export type DataMode = "privileged" | "rootless";
@@ -122,7 +123,8 @@ async function createContainer(
       source: empty.path,
       out: image,
       key: { path: keyPath, create: false },
-      size,
+      // The job writes into this container: without a size, room for small outputs.
+      size: size === "auto" ? MIN_OUTPUT_BYTES : size,
       headroom: { mib: 0 },
       revealNames: false,
       ...(workBase ? { workBase } : {}),

@@ -694,12 +694,13 @@ async function prepareUpload(local: string, remoteDir: string, as?: string): Pro
 export class Transfers implements AsyncDisposable {
   #site: RemoteSite;
   #mover: Mover;
-  #batches = new Batcher<ReadGroup, TransferResult[]>(
-    (groups) => this.#putBatch(groups),
-    (batch, next) =>
+  #batches = new Batcher<ReadGroup, TransferResult[]>((groups) => this.#putBatch(groups), {
+    fits: (batch, next) =>
       [...batch, next].reduce((n, g) => n + g.files.reduce((m, f) => m + f.data.length, 0), 0) <=
         BATCH_BYTES,
-  );
+    // Two commands at a time: one sends while the other's bytes are hashed and placed.
+    lanes: 2,
+  });
 
   private constructor(site: RemoteSite, mover: Mover) {
     this.#site = site;

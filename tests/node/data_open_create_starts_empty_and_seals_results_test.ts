@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { hasDeviceMapper } from "../../src/luks/cryptsetup.ts";
-import { MIN_FS_BYTES } from "../../src/luks/size.ts";
+import { MIN_OUTPUT_BYTES } from "../../src/luks/size.ts";
 import { exists } from "../../src/util/files.ts";
 import { assertOneLineError, tempDir } from "../_helpers/cli.ts";
 import { cli, names } from "../luks/_fixture.ts";
@@ -104,7 +104,7 @@ Deno.test({
   fn: async () => {
     await using dir = await tempDir();
     const s = await setup(dir.path);
-    const mib = 2 * MIN_FS_BYTES / (1 << 20);
+    const mib = 2 * MIN_OUTPUT_BYTES / (1 << 20);
     const opened = await open(s, ["--mode", "privileged", "--size", String(mib)]);
     assert.equal(opened.code, 0, opened.stderr);
     assert.ok(await exists(s.img), "no container was made");
