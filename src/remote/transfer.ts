@@ -505,7 +505,8 @@ export const SMALL_VIA_OPENSSH = 1 << 20;
  * on stdin, in groups (the uploads of several callers share one command).
  * Fixed text; the values (directories, and per file its group, target,
  * temporary name, size and SHA-256) are quoted by sh() into `set --`. Per
- * file, in order: a target already holding these bytes is kept ("unchanged");
+ * file, in order: a target already holding these bytes is kept ("unchanged",
+ * a stale temporary file beside it removed);
  * else the next SIZE bytes go to the temporary name (GNU head reads no
  * further). One hash run covers every file received (each program start
  * costs more than hashing a few MiB); each is "ok", or "got SIZE HEX". A group
@@ -529,7 +530,7 @@ const PUT_BATCH = (
   `    i=$((i + 1))\n` +
   `    if [ -f "$2" ] && [ "$(stat -c %s -- "$2")" = "$4" ] && first "$(sums "$2")" && ` +
   `[ "$h" = "$5" ]; then\n` +
-  `      head -c "$4" >/dev/null; kept="$kept$i "\n` +
+  `      head -c "$4" >/dev/null; kept="$kept$i "; if [ -e "$3" ]; then rm -f -- "$3"; fi\n` +
   `    else\n` +
   `      head -c "$4" >"$3" || exit 1\n` +
   `    fi\n` +

@@ -94,10 +94,14 @@ Deno.test({
         assert.equal(last, size);
         assert.equal(await remoteHash(name), want);
         assert.doesNotMatch(await list(), /sealbatch-part/, "no temporary name left");
-        // The same bytes again: nothing stored anew.
+        // The same bytes again: nothing stored anew, and a stale partial beside the target is
+        // removed, never placed over it.
+        await exec(`printf junk > ${remoteDir}/.${name}.sealbatch-part`);
         calls.length = 0;
         assert.equal((await transfers.upload(local, remoteDir)).unchanged, true);
         assert.equal(calls.length, viaSsh2);
+        assert.equal(await remoteHash(name), want);
+        assert.doesNotMatch(await list(), /sealbatch-part/, "the stale partial was left");
       }
 
       // Bytes changed on their way: refused by the remote check, old target kept, no partial.
