@@ -64,7 +64,12 @@ function u64(view: DataView, at: number): number {
   return Number(v);
 }
 
-async function readAt(file: Deno.FsFile, offset: number, len: number): Promise<Uint8Array> {
+/** Up to `len` bytes from `offset` (fewer at the end of the file). */
+export async function readAt(
+  file: Deno.FsFile,
+  offset: number,
+  len: number,
+): Promise<Uint8Array> {
   const buf = new Uint8Array(len);
   await file.seek(offset, Deno.SeekMode.Start);
   let got = 0;

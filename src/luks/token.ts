@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { SealbatchError } from "../util/errors.ts";
-import type { LuksHeader } from "./header.ts";
+import { type LuksHeader, readAt } from "./header.ts";
 
 const BINARY_HEADER = 4096;
 const CSUM_AT = 448;
@@ -24,14 +24,11 @@ export async function addToken(
   const file = await Deno.open(path, { read: true, write: true });
   try {
     for (const offset of [0, size]) {
-      const buf = new Uint8Array(size);
-      await file.seek(offset, Deno.SeekMode.Start);
-      for (let got = 0; got < size;) {
-        const n = await file.read(buf.subarray(got));
-        if (n === null) throw new SealbatchError("tool", "cannot add the key check: short header");
-        got += n;
+      const buf = await readAt(file, offset, size);
+      if (buf.length < size) {
+        throw new SealbatchError("tool", "cannot add the key check: short header");
       }
-      const view = new DataView(buf.buffer);
+      const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
       const area = buf.subarray(BINARY_HEADER);
       const json = JSON.parse(new TextDecoder().decode(area.subarray(0, area.indexOf(0))));
       const tokens = json.tokens as Record<string, unknown>;
