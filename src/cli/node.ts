@@ -4,6 +4,7 @@ import { nodeDecryptCommand } from "./node_decrypt.ts";
 import { runImageCommand } from "./node_run_image.ts";
 import { fetchKeysCommand, wipeKeysCommand } from "./node_fetch_keys.ts";
 import { nodeDataCommand } from "./node_data.ts";
+import { nodeCheckCommand } from "./node_check.ts";
 
 export function nodeCommand(): Command {
   return new Command("node")
@@ -12,5 +13,6 @@ export function nodeCommand(): Command {
     .addCommand(runImageCommand())
     .addCommand(fetchKeysCommand())
     .addCommand(wipeKeysCommand())
-    .addCommand(nodeDataCommand());
+    .addCommand(nodeDataCommand())
+    .addCommand(nodeCheckCommand());
 }
