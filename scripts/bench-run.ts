@@ -74,7 +74,7 @@ try {
       `  user: ${site.SITE_USER}\n  identity: ${site.SITE_IDENTITY}\n` +
       `  known_hosts: ${site.SITE_KNOWN_HOSTS}\nremote:\n  base_dir: ${site.SITE_REMOTE_DIR}\n` +
       `vault:\n  addr: ${vault.addr}\n  wrap_ttl: 1h\nnode:\n  public_key: ${site.SITE_NODE_PUBKEY}\n` +
-      `  command: [/usr/local/bin/sealbatch]\n`,
+      `  command: [${site.SITE_SEALBATCH}]\n`,
   );
   const profile = await loadSiteProfile(`${dir}/site.yaml`);
   const client = await VaultClient.connect({ addr: vault.addr }, "root-bench");

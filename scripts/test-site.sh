@@ -1,30 +1,44 @@
 #!/usr/bin/env bash
 # A real local "HPC site" for tests and the demo, on one Debian machine, as root:
-#   - sshd on 127.0.0.1 (a free port) for the unprivileged user $SITE_USER with a fresh ed25519 key;
-#   - munge + slurmctld + slurmd: a one-node cluster with a default `compute` partition and a
-#     hidden `secure` partition;
-#   - the node side of sealbatch installed the way a site admin would (see docs/remote.md): the
-#     bundle (dist/sealbatch.js, rebuilt when the sources change) and a Deno in
-#     /usr/local/lib/sealbatch, /usr/local/bin/sealbatch for job users, /usr/bin/decrypt_and_execute
-#     -> sudo -> /usr/local/sbin/sealbatch-node (the same installed copy), a node key readable by
-#     root only, a signers directory with the test user's public key, /etc/sealbatch/node.yaml
-#     with a tmpfs work directory (/run/sealbatch).
-# State, keys and logs live under one directory ($SEALBATCH_SITE_DIR, default <checkout>/.site).
+#   - sshd on 127.0.0.1 (a free port) for the site's own unprivileged user with a fresh ed25519 key;
+#   - munge + slurmctld + slurmd: a one-node cluster whose node belongs to one hidden `secure`
+#     partition only (OverSubscribe=EXCLUSIVE, AllowGroups, a Prolog that checks Slurm's copy of
+#     the batch script against its owner's signature, an Epilog that removes a killed job's leftovers:
+#     what docs/admin.md recommends);
+#   - the node side of sealbatch installed the way a site admin would (docs/admin.md): the bundle
+#     (dist/sealbatch.js, rebuilt when the sources change) run by an installed Deno, the
+#     decrypt_and_execute -> sudo -> node wrapper path, a node key readable by root only, a signers
+#     directory with the user's public key, a node config with a tmpfs work directory;
+#   - a development Vault (sealbatch's Vault-compatible stand-in) and a ready client profile.
+#
+# Sites share nothing: each checkout gets its own site, named by a hash of its path, with its own
+# user and group, ports, Slurm config (SLURM_CONF), munge key, node config, work directory, sudo
+# rule and installed copy. A second checkout's `up` never touches the first one's site.
+# State that other accounts read (munge, the job user, Slurm) lives below
+# /var/lib/sealbatch-test-site/<user>, reachable whatever the checkout's parents are (a 0700 home).
+# `up` also stops the sites of checkouts that no longer exist.
 #
 # Usage: scripts/test-site.sh up|down|env|status
 #   up      start everything that is not running (idempotent); prints the env lines
-#   down    stop exactly the processes `up` started (by their pid files)
+#   down    stop this checkout's site: its daemons, work directory mount, sudo rule
 #   env     print what a test needs, as KEY=VALUE lines
 #   status  one line per daemon
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SITE=${SEALBATCH_SITE_DIR:-$ROOT/.site}
-SITE_USER=${SEALBATCH_SITE_USER:-sbtest}
+SITES=/var/lib/sealbatch-test-site
+ID=$(printf '%s' "${SEALBATCH_SITE_DIR:-$ROOT}" | sha256sum | cut -c1-8)
+SITE_USER=${SEALBATCH_SITE_USER:-sbt$ID}
+SITE_GROUP=sbs$ID
+SITE=${SEALBATCH_SITE_DIR:-$SITES/$SITE_USER}
 DENO=${DENO:-$ROOT/node_modules/.bin/deno}
 NODE_NAME=$(hostname -s)
-LIB=/usr/local/lib/sealbatch
-WORK_DIR=/run/sealbatch
+LIB=$SITE/lib
+WORK_DIR=/run/sealbatch-test-site/$SITE_USER
+NODE_CONFIG=$SITE/etc/node.yaml
+export SLURM_CONF=$SITE/slurm/slurm.conf
+# The one wrapper at the path every run.sh names; it hands each site's job user to that site's copy.
+WRAPPER=/usr/bin/decrypt_and_execute
 
 die() {
   echo "test-site: $*" >&2
@@ -45,7 +59,8 @@ alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
 
-# A free TCP port, chosen once and remembered so that `up` stays idempotent.
+# A free TCP port, chosen once and remembered so that `up` stays idempotent. Ports the other sites
+# remembered count as taken even while their daemons are down.
 pick_port() {
   local file=$1 start=$2 p
   if [ -s "$file" ]; then
@@ -53,7 +68,7 @@ pick_port() {
     return
   fi
   for ((p = start; p < start + 1000; p++)); do
-    if port_free "$p"; then
+    if port_free "$p" && ! cat "$SITES"/*/sshd/port "$SITES"/*/slurm/*_port "$SITES"/*/vault/port 2>/dev/null | grep -qx "$p"; then
       echo "$p" >"$file"
       echo "$p"
       return
@@ -74,7 +89,7 @@ wait_for() { # seconds, description, command...
 
 install_packages() {
   local missing=() pkg
-  for pkg in openssh-server openssh-client slurm-wlm munge gnupg cryptsetup-bin e2fsprogs bart sudo iproute2; do
+  for pkg in openssh-server openssh-client slurm-wlm munge gnupg gpgv cryptsetup-bin e2fsprogs bart sudo iproute2; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -84,18 +99,28 @@ install_packages() {
   fi
 }
 
+# The site's directory: root-owned and traversable, whatever the checkout's parents are.
+make_site_dir() {
+  install -d -m 0755 -o root -g root "$SITES" "$SITE"
+  if [ -s "$SITE/owner" ] && [ "$(cat "$SITE/owner")" != "$ROOT" ]; then
+    die "$SITE belongs to the checkout $(cat "$SITE/owner"), not to $ROOT"
+  fi
+  echo "$ROOT" >"$SITE/owner"
+  install -d -m 0755 "$SITE/run" "$SITE/log"
+}
+
 setup_user() {
+  getent group "$SITE_GROUP" >/dev/null || groupadd "$SITE_GROUP"
   if ! id "$SITE_USER" >/dev/null 2>&1; then
-    useradd --create-home --shell /bin/bash "$SITE_USER"
+    useradd --create-home --shell /bin/bash --groups "$SITE_GROUP" "$SITE_USER"
   fi
   # No password, but not "locked" (sshd without PAM refuses locked accounts even for keys).
-  usermod -p '*' "$SITE_USER"
+  usermod -p '*' -aG "$SITE_GROUP" "$SITE_USER"
   local home
   home=$(getent passwd "$SITE_USER" | cut -d: -f6)
   install -d -m 0750 -o "$SITE_USER" -g "$SITE_USER" "$home"
   install -d -m 0700 -o "$SITE_USER" -g "$SITE_USER" "$home/.ssh" "$home/sealbatch"
-  mkdir -p "$SITE/client"
-  chmod 0700 "$SITE/client"
+  install -d -m 0700 "$SITE/client"
   if [ ! -s "$SITE/client/id_ed25519" ]; then
     ssh-keygen -q -t ed25519 -N "" -C "$SITE_USER@sealbatch-test-site" -f "$SITE/client/id_ed25519"
   fi
@@ -103,7 +128,7 @@ setup_user() {
 }
 
 start_sshd() {
-  mkdir -p "$SITE/sshd" "$SITE/run" "$SITE/log"
+  mkdir -p "$SITE/sshd"
   install -d -m 0755 /run/sshd
   [ -s "$SITE/sshd/ssh_host_ed25519_key" ] ||
     ssh-keygen -q -t ed25519 -N "" -C "sealbatch-test-site" -f "$SITE/sshd/ssh_host_ed25519_key"
@@ -127,9 +152,18 @@ X11Forwarding no
 ClientAliveInterval 30
 MaxStartups 50:30:100
 MaxSessions 100
+# This site's Slurm: every command the user runs (and every job it submits) finds it.
+SetEnv SLURM_CONF=$SLURM_CONF
 Subsystem sftp internal-sftp
 EOF
-  if alive "$SITE/run/sshd.pid"; then return; fi
+  if alive "$SITE/run/sshd.pid"; then
+    # A changed config (a new SetEnv, say) reaches new sessions after a reload.
+    if [ "$SITE/sshd/sshd_config" -nt "$SITE/run/sshd.pid" ]; then
+      kill -HUP "$(cat "$SITE/run/sshd.pid")"
+      touch "$SITE/run/sshd.pid"
+    fi
+    return 0
+  fi
   /usr/sbin/sshd -t -f "$SITE/sshd/sshd_config"
   /usr/sbin/sshd -f "$SITE/sshd/sshd_config" -E "$SITE/log/sshd.log" 9>&-
   wait_for 10 sshd alive "$SITE/run/sshd.pid"
@@ -154,6 +188,53 @@ start_munge() {
   wait_for 10 munged test -S "$SITE/munge-run/munge.socket"
 }
 
+# Prolog (docs/admin.md): before any of a job's code runs, Slurm's stored batch script must verify
+# against its owner's registered key. The test site cancels a refused job instead of draining its
+# only node, and logs to a file (no syslog here).
+write_prolog() {
+  put "$SITE/slurm/prolog.sh" 0755 <<EOF
+#!/bin/sh
+# Prolog of the sealbatch test site (scripts/test-site.sh), as docs/admin.md recommends. Runs as root.
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+SLURM_CONF=$SLURM_CONF
+export SLURM_CONF
+SIGNERS=$SITE/node/signers
+[ "\$SLURM_JOB_PARTITION" = secure ] || exit 0
+tmp=\$(mktemp -d) || exit 1
+trap 'rm -rf "\$tmp"' EXIT
+refuse() {
+  echo "\$(date -u +%FT%TZ) job \$SLURM_JOB_ID of \$SLURM_JOB_USER refused: \$1" >>$SITE/log/prolog.log
+  scancel "\$SLURM_JOB_ID"
+  exit 0
+}
+job=\$(scontrol show job -o "\$SLURM_JOB_ID")
+# Test hook of this site only: jobs so named skip the Prolog, so that tests reach the node's own
+# check of the script Slurm runs (the second line of defence). Only the submitting user names a job.
+case "\$job" in *" JobName=sealbatch-test-no-prolog-"*) exit 0 ;; esac
+script=\$(printf '%s\\n' "\$job" | sed -n 's/.* Command=\(\/.*\) WorkDir=.*/\1/p')
+[ -n "\$script" ] || refuse "no batch script path"
+scontrol write batch_script "\$SLURM_JOB_ID" "\$tmp/run.sh" >/dev/null || refuse "cannot read the batch script"
+GNUPGHOME=\$tmp gpg --batch --dearmor <"\$SIGNERS/\$SLURM_JOB_USER.asc" >"\$tmp/signer.gpg" 2>/dev/null || refuse "no registered key"
+gpgv --homedir "\$tmp" --keyring "\$tmp/signer.gpg" "\$script.sig" "\$tmp/run.sh" 2>/dev/null || refuse "bad signature"
+exit 0
+EOF
+  # Epilog: on an exclusive node, whatever the job's user left below work_dir is the ended job's
+  # (decrypt_and_execute wipes its own directory; only a SIGKILL leaves anything). Logged, so that
+  # tests can tell a node side that cleaned up from an Epilog that had to.
+  put "$SITE/slurm/epilog.sh" 0755 <<EOF
+#!/bin/sh
+# Epilog of the sealbatch test site (scripts/test-site.sh), as docs/admin.md recommends. Runs as root.
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+[ "\$SLURM_JOB_PARTITION" = secure ] || exit 0
+[ -n "\$SLURM_JOB_USER" ] || exit 0
+left=\$(find $WORK_DIR -mindepth 1 -maxdepth 1 -user "\$SLURM_JOB_USER" 2>/dev/null)
+[ -n "\$left" ] || exit 0
+echo "\$(date -u +%FT%TZ) job \$SLURM_JOB_ID of \$SLURM_JOB_USER: removed \$(echo "\$left" | wc -l) leftover(s) below $WORK_DIR" >>$SITE/log/epilog.log
+echo "\$left" | while IFS= read -r p; do rm -rf -- "\$p"; done
+exit 0
+EOF
+}
+
 write_slurm_conf() {
   mkdir -p "$SITE/slurm/state" "$SITE/slurm/spool"
   local ctld_port slurmd_port cpus mem
@@ -161,9 +242,10 @@ write_slurm_conf() {
   slurmd_port=$(pick_port "$SITE/slurm/slurmd_port" $((ctld_port + 1)))
   cpus=$(nproc)
   mem=$(($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 2))
+  write_prolog
   put "$SITE/slurm/slurm.conf" <<EOF
 # slurm.conf of the sealbatch test site (scripts/test-site.sh)
-ClusterName=sealbatch
+ClusterName=sb$ID
 SlurmctldHost=$NODE_NAME(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
@@ -194,33 +276,30 @@ SlurmctldTimeout=30
 SlurmdTimeout=60
 InactiveLimit=0
 KillWait=5
+Prolog=$SITE/slurm/prolog.sh
+Epilog=$SITE/slurm/epilog.sh
 NodeName=$NODE_NAME NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
-PartitionName=compute Nodes=$NODE_NAME Default=YES MaxTime=INFINITE State=UP
-PartitionName=secure Nodes=$NODE_NAME Hidden=YES MaxTime=INFINITE State=UP
+# The secure node is in this partition and no other (docs/admin.md).
+PartitionName=secure Nodes=$NODE_NAME Hidden=YES OverSubscribe=EXCLUSIVE AllowGroups=$SITE_GROUP MaxTime=INFINITE State=UP
 EOF
-  # Client commands (sbatch, squeue, ... run over SSH) read the default path.
-  mkdir -p /etc/slurm
-  if [ -e /etc/slurm/slurm.conf ] && [ "$(readlink /etc/slurm/slurm.conf)" != "$SITE/slurm/slurm.conf" ]; then
-    grep -q "sealbatch test site" /etc/slurm/slurm.conf ||
-      die "/etc/slurm/slurm.conf exists and is not the test site's; refusing to replace it"
-  fi
-  ln -sfn "$SITE/slurm/slurm.conf" /etc/slurm/slurm.conf
-  [ -e /etc/slurm/cgroup.conf ] || echo "# sealbatch test site: no cgroup plugins in use" >/etc/slurm/cgroup.conf
+  [ -e "$SITE/slurm/cgroup.conf" ] || echo "# sealbatch test site: no cgroup plugins in use" >"$SITE/slurm/cgroup.conf"
 }
 
 start_slurm() {
   write_slurm_conf
   if ! alive "$SITE/run/slurmctld.pid"; then
-    /usr/sbin/slurmctld -f "$SITE/slurm/slurm.conf" 9>&-
+    /usr/sbin/slurmctld -f "$SLURM_CONF" 9>&-
     wait_for 20 slurmctld scontrol ping
+  elif [ "$SLURM_CONF" -nt "$SITE/run/slurmctld.pid" ]; then
+    scontrol reconfigure >/dev/null && touch "$SITE/run/slurmctld.pid"
   fi
   if ! alive "$SITE/run/slurmd.pid"; then
-    /usr/sbin/slurmd -f "$SITE/slurm/slurm.conf" -N "$NODE_NAME" 9>&-
+    /usr/sbin/slurmd -f "$SLURM_CONF" -N "$NODE_NAME" 9>&-
     wait_for 20 slurmd alive "$SITE/run/slurmd.pid"
   fi
   local state
   for ((i = 0; i < 100; i++)); do
-    state=$(sinfo -h -n "$NODE_NAME" -o %T 2>/dev/null | head -n1)
+    state=$(sinfo -h -a -n "$NODE_NAME" -o %T 2>/dev/null | head -n1)
     case "$state" in idle* | mixed* | allocated*) return ;; esac
     if [ "$state" = "down" ] || [ "$state" = "drained" ] || [ "$state" = "down*" ]; then
       scontrol update NodeName="$NODE_NAME" State=RESUME >/dev/null 2>&1 || true
@@ -232,26 +311,10 @@ start_slurm() {
 
 sealbatch() { "$DENO" run -q --no-prompt -P=sealbatch --config "$ROOT/deno.json" "$ROOT/main.ts" "$@"; }
 
-# An OpenPGP key made with gpg (used when `sealbatch keygen` is not available).
-gpg_key() { # kind name out_prefix
-  local home
-  home=$(mktemp -d)
-  gpg 9>&- --homedir "$home" --batch --quiet --passphrase "" --quick-gen-key "$2 <$2@sealbatch-test-site>" \
-    rsa3072 "$([ "$1" = node ] && echo encr || echo sign)" never 2>/dev/null
-  gpg --homedir "$home" --batch --armor --export >"$3.pub.asc"
-  (umask 077 && gpg --homedir "$home" --batch --armor --pinentry-mode loopback --passphrase "" \
-    --export-secret-keys >"$3.sec.asc")
-  gpgconf --homedir "$home" --kill gpg-agent 2>/dev/null || true
-  rm -rf "$home"
-}
-
 make_key() { # kind name dir
   [ -s "$3/$2.sec.asc" ] && return
-  if sealbatch keygen --help 2>/dev/null | grep -q -- "--kind"; then
-    sealbatch keygen --kind "$1" --name "$2" --email "$2@sealbatch-test-site" --out "$3" </dev/null >/dev/null 2>>"$SITE/log/keygen.log"
-  else
-    gpg_key "$1" "$2" "$3/$2"
-  fi
+  sealbatch keygen --kind "$1" --name "$2" --email "$2@sealbatch-test-site" --out "$3" </dev/null >/dev/null 2>>"$SITE/log/keygen.log" ||
+    die "cannot make the $1 key $2 (see $SITE/log/keygen.log)"
 }
 
 # Hash of everything the bundle is built from (and the Deno that runs it): unchanged -> no rebuild.
@@ -264,28 +327,31 @@ source_hash() {
   ) | sha256sum | cut -d' ' -f1
 }
 
-# The wrapper every user runs: the installed Deno runs the bundle with the shipped permission flags,
-# no config file, no lock file, nothing from the caller's working directory.
-write_wrapper() { # path flags
+# The wrapper users run: the installed Deno runs the bundle with the shipped permission flags, no
+# config file, no lock file, nothing from the caller's working directory. The node config and the
+# Slurm config are the site's, set here by root: sudo passes neither through from the caller.
+write_wrapper() { # path flags deno
   cat >"$1.new" <<EOF
 #!/bin/sh
-# sealbatch (installed by scripts/test-site.sh as described in docs/remote.md): one bundle run by
-# its own Deno with the shipped permission flags.
-exec $LIB/deno run -q --no-config --no-lock --node-modules-dir=none $2 $LIB/sealbatch.js "\$@"
+# sealbatch (installed by scripts/test-site.sh as docs/admin.md describes): one bundle run by its own
+# Deno with the shipped permission flags.
+SEALBATCH_NODE_CONFIG=$NODE_CONFIG SLURM_CONF=$SLURM_CONF
+export SEALBATCH_NODE_CONFIG SLURM_CONF
+exec $3 run -q --no-config --no-lock --node-modules-dir=none $2 $LIB/sealbatch.js "\$@"
 EOF
   chmod 0755 "$1.new"
   chown root:root "$1.new"
   mv -f "$1.new" "$1"
 }
 
-# sealbatch installed the way an admin installs the single file: the bundle and a Deno under
-# $LIB (root-owned), `sealbatch` on every user's PATH for the job script's node commands, and
-# /usr/local/sbin/sealbatch-node (what the sudo rule names) running the same installed copy.
+# sealbatch installed the way an admin installs the single file: the bundle under $LIB (root-owned)
+# run by an installed Deno (content-addressed, so that sites share it safely), `sealbatch` for the
+# job script's node commands, and `sealbatch-node` (what the sudo rule names) running the same copy.
 install_sealbatch() {
-  local hash flags real
+  local hash flags real runtime
   hash=$(source_hash)
-  if [ -x "$LIB/deno" ] && [ -s "$LIB/sealbatch.js" ] && [ -x /usr/local/bin/sealbatch ] &&
-    [ -x /usr/local/sbin/sealbatch-node ] && [ "$(cat "$LIB/source.sha256" 2>/dev/null)" = "$hash" ]; then
+  if [ -s "$LIB/sealbatch.js" ] && [ -x "$LIB/sealbatch" ] && [ -x "$LIB/sealbatch-node" ] &&
+    [ "$(cat "$LIB/source.sha256" 2>/dev/null)" = "$hash" ]; then
     return
   fi
   say "building and installing the sealbatch bundle into $LIB"
@@ -296,35 +362,60 @@ install_sealbatch() {
     return
   fi
   flags=$(cd "$ROOT" && "$DENO" run -q scripts/permissions.ts | tr '\n' ' ')
-  install -d -m 0755 -o root -g root "$LIB"
+  install -d -m 0755 -o root -g root "$LIB" "$SITES/runtime"
   real=$(readlink -f "$DENO")
-  if ! cmp -s "$real" "$LIB/deno"; then
-    install -m 0755 -o root -g root "$real" "$LIB/deno.new"
-    mv -f "$LIB/deno.new" "$LIB/deno"
+  runtime=$SITES/runtime/deno-$(sha256sum "$real" | cut -c1-16)
+  if [ ! -x "$runtime" ]; then
+    install -m 0755 -o root -g root "$real" "$runtime.new.$$"
+    mv -f "$runtime.new.$$" "$runtime"
   fi
   install -m 0644 -o root -g root "$ROOT/dist/sealbatch.js" "$LIB/sealbatch.js.new"
   mv -f "$LIB/sealbatch.js.new" "$LIB/sealbatch.js"
-  write_wrapper /usr/local/bin/sealbatch "${flags% }"
-  write_wrapper /usr/local/sbin/sealbatch-node "${flags% }"
+  write_wrapper "$LIB/sealbatch" "${flags% }" "$runtime"
+  write_wrapper "$LIB/sealbatch-node" "${flags% }" "$runtime"
   # A job user must be able to run it (the job script calls `sealbatch node ...`).
   (cd / && setpriv --reuid "$SITE_USER" --regid "$SITE_USER" --init-groups \
-    env HOME="$(getent passwd "$SITE_USER" | cut -d: -f6)" /usr/local/bin/sealbatch --version) >/dev/null ||
-    die "the installed sealbatch does not run as $SITE_USER (try: /usr/local/bin/sealbatch --version)"
+    env HOME="$(getent passwd "$SITE_USER" | cut -d: -f6)" "$LIB/sealbatch" --version) >/dev/null ||
+    die "the installed sealbatch does not run as $SITE_USER (try: $LIB/sealbatch --version)"
   echo "$hash" >"$LIB/source.sha256"
 }
 
 # Node-local memory for per-job work directories and fetched keys (node fetch-keys refuses
 # anything but tmpfs/ramfs); /run is not a tmpfs on every machine.
 mount_work_dir() {
+  install -d -m 0755 "$(dirname "$WORK_DIR")"
   install -d -m 0711 "$WORK_DIR"
-  if [ "$(stat -f -c %T "$WORK_DIR")" != tmpfs ]; then
+  if ! mountpoint -q "$WORK_DIR"; then
     mount -t tmpfs -o mode=0711,size=256m,nosuid,nodev sealbatch-work "$WORK_DIR"
   fi
 }
 
+# decrypt_and_execute at the path every run.sh names: the same file for every site (so that sites
+# never fight over it); it runs, through sudo, the node side of the site the job's user belongs to.
+install_wrapper() {
+  put "$WRAPPER" 0755 <<EOF
+#!/bin/sh
+# decrypt_and_execute of the sealbatch test sites (scripts/test-site.sh): each site has its own job
+# user and its own installed node side; the sudo rule for that user names exactly that copy.
+[ -d "$SITES/\$(id -un)" ] || exec sudo -n /usr/local/sbin/sealbatch-node node decrypt-and-execute "\$@" # TRANSITION
+exec sudo -n "$SITES/\$(id -un)/lib/sealbatch-node" node decrypt-and-execute "\$@"
+EOF
+  if [ "$SITE" != "$SITES/$SITE_USER" ]; then ln -sfn "$SITE" "$SITES/$SITE_USER"; fi
+  local rule=/etc/sudoers.d/sealbatch-test-$SITE_USER
+  cat >"$rule.new" <<EOF
+# The site's job user may run exactly the node's decrypt-and-execute as root (it drops to the job's user).
+Defaults!$SITES/$SITE_USER/lib/sealbatch-node env_keep += "SLURM_JOB_ID"
+$SITE_USER ALL=(root) NOPASSWD: $SITES/$SITE_USER/lib/sealbatch-node node decrypt-and-execute, $SITES/$SITE_USER/lib/sealbatch-node node decrypt-and-execute *
+EOF
+  chmod 0440 "$rule.new"
+  visudo -cq -f "$rule.new" || die "sudoers rule does not parse"
+  mv -f "$rule.new" "$rule"
+}
+
 install_node_side() {
+  # The key and the nonces are root's; the config is read by job users too (node fetch-keys).
   install -d -m 0700 "$SITE/node" "$SITE/node/state"
-  install -d -m 0755 "$SITE/node/signers"
+  install -d -m 0755 "$SITE/node/signers" "$SITE/etc"
   make_key node node "$SITE/node"
   chmod 0600 "$SITE/node/node.sec.asc"
   put "$SITE/client/node.pub.asc" <"$SITE/node/node.pub.asc"
@@ -332,19 +423,7 @@ install_node_side() {
   put "$SITE/node/signers/$SITE_USER.asc" <"$SITE/client/$SITE_USER.pub.asc"
 
   install_sealbatch
-  printf '#!/bin/sh\nexec sudo -n /usr/local/sbin/sealbatch-node node decrypt-and-execute "$@"\n' \
-    >/usr/bin/decrypt_and_execute.new
-  chmod 0755 /usr/bin/decrypt_and_execute.new
-  mv /usr/bin/decrypt_and_execute.new /usr/bin/decrypt_and_execute
-  cat >/etc/sudoers.d/sealbatch.new <<'EOF'
-# Every user may run exactly the node's decrypt-and-execute as root (it drops to the job's user).
-Defaults!/usr/local/sbin/sealbatch-node env_keep += "SLURM_JOB_ID"
-ALL ALL=(root) NOPASSWD: /usr/local/sbin/sealbatch-node node decrypt-and-execute, /usr/local/sbin/sealbatch-node node decrypt-and-execute *
-EOF
-  chmod 0440 /etc/sudoers.d/sealbatch.new
-  visudo -cq -f /etc/sudoers.d/sealbatch.new || die "sudoers rule does not parse"
-  mv /etc/sudoers.d/sealbatch.new /etc/sudoers.d/sealbatch
-  mkdir -p /etc/sealbatch
+  install_wrapper
   {
     cat <<EOF
 # node config of the sealbatch test site (scripts/test-site.sh)
@@ -355,27 +434,48 @@ work_dir: $WORK_DIR
 EOF
     # Optional: the Vault address the node uses instead of the one in each job's credentials.
     if [ -n "${SEALBATCH_SITE_VAULT_ADDR:-}" ]; then echo "vault_addr: $SEALBATCH_SITE_VAULT_ADDR"; fi
-  } | put /etc/sealbatch/node.yaml
+  } | put "$NODE_CONFIG"
+}
+
+# The site's Vault: sealbatch's development server (a stand-in for HashiCorp Vault), on loopback.
+# Its root token goes to a root-only file that the profile names; it is never in argv.
+start_vault() {
+  install -d -m 0700 "$SITE/vault"
+  local port
+  port=$(pick_port "$SITE/vault/port" 28200)
+  if alive "$SITE/run/vault.pid"; then return; fi
+  rm -f "$SITE/vault/out" "$SITE/client/vault-token"
+  # Detached from this script entirely (its own session, no inherited descriptors): `up` returns
+  # while the server runs on.
+  install -m 0600 /dev/null "$SITE/vault/out"
+  setsid -f "$DENO" run -q --no-prompt -P=sealbatch --config "$ROOT/deno.json" "$ROOT/main.ts" \
+    kms dev-server --listen "127.0.0.1:$port" >"$SITE/vault/out" 2>>"$SITE/log/vault.log" </dev/null 3>&- 9>&-
+  wait_for 20 "the development Vault" grep -q '^Root Token: ' "$SITE/vault/out"
+  pgrep -f -n -- "--listen 127.0.0.1:$port" >"$SITE/run/vault.pid" || die "the development Vault did not stay up"
+  (umask 077 && sed -n 's/^Root Token: //p' "$SITE/vault/out" >"$SITE/client/vault-token")
+  rm -f "$SITE/vault/out"
 }
 
 write_profile() {
-  local port home
-  port=$(cat "$SITE/sshd/port")
+  local home
   home=$(getent passwd "$SITE_USER" | cut -d: -f6)
   put "$SITE/client/site.yaml" <<EOF
 # Site profile of the local sealbatch test site (scripts/test-site.sh)
 name: testsite
+sign_key: $SITE/client/$SITE_USER.sec.asc
 ssh:
-  login: { host: 127.0.0.1, port: $port }
+  login: { host: 127.0.0.1, port: $(cat "$SITE/sshd/port") }
   user: $SITE_USER
   identity: $SITE/client/id_ed25519
   known_hosts: $SITE/client/known_hosts
 remote:
   base_dir: $home/sealbatch
 vault:
-  addr: http://127.0.0.1:8200
+  addr: http://127.0.0.1:$(cat "$SITE/vault/port")
+  token_source: file:$SITE/client/vault-token
 node:
   public_key: $SITE/client/node.pub.asc
+  command: [$LIB/sealbatch]
 slurm:
   partition: secure
   exclusive: true
@@ -391,6 +491,7 @@ SITE_DIR=$SITE
 SITE_HOST=127.0.0.1
 SITE_PORT=$(cat "$SITE/sshd/port")
 SITE_USER=$SITE_USER
+SITE_GROUP=$SITE_GROUP
 SITE_IDENTITY=$SITE/client/id_ed25519
 SITE_KNOWN_HOSTS=$SITE/client/known_hosts
 SITE_KNOWN_HOSTS_LINE=$(cat "$SITE/client/known_hosts")
@@ -401,6 +502,13 @@ SITE_NODE_PUBKEY=$SITE/client/node.pub.asc
 SITE_USER_SECKEY=$SITE/client/$SITE_USER.sec.asc
 SITE_SSHD_PID=$(cat "$SITE/run/sshd.pid" 2>/dev/null || true)
 SITE_NODE=$NODE_NAME
+SITE_SLURM_CONF=$SLURM_CONF
+SITE_NODE_CONFIG=$NODE_CONFIG
+SITE_WORK_DIR=$WORK_DIR
+SITE_SEALBATCH=$LIB/sealbatch
+SITE_VAULT_ADDR=http://127.0.0.1:$(cat "$SITE/vault/port" 2>/dev/null || true)
+SITE_VAULT_TOKEN_FILE=$SITE/client/vault-token
+SITE_LOG_DIR=$SITE/log
 EOF
 }
 
@@ -428,13 +536,51 @@ stop_pidfile() { # name pidfile
   rm -f "$2"
 }
 
+# Stop one site (this one, or one whose checkout is gone): daemons, mount, sudo rule.
+stop_site() { # site dir
+  local dir=$1 user
+  user=$(basename "$dir")
+  stop_pidfile slurmd "$dir/run/slurmd.pid"
+  stop_pidfile slurmctld "$dir/run/slurmctld.pid"
+  stop_pidfile vault "$dir/run/vault.pid"
+  stop_pidfile munged "$dir/munge-run/munged.pid"
+  stop_pidfile sshd "$dir/run/sshd.pid"
+  if mountpoint -q "/run/sealbatch-test-site/$user"; then
+    umount "/run/sealbatch-test-site/$user" && say "unmounted /run/sealbatch-test-site/$user"
+  fi
+  rm -f "/etc/sudoers.d/sealbatch-test-$user"
+}
+
+# Sites whose checkout was deleted would keep their daemons forever: stop them and free their state.
+reap_orphans() {
+  local dir owner
+  for dir in "$SITES"/sbt*; do
+    [ -d "$dir" ] && [ -s "$dir/owner" ] || continue
+    owner=$(cat "$dir/owner")
+    [ -f "$owner/scripts/test-site.sh" ] && continue
+    say "stopping the site of the deleted checkout $owner"
+    stop_site "$dir"
+    userdel -r "$(basename "$dir")" 2>/dev/null || true
+    groupdel "sbs${dir##*/sbt}" 2>/dev/null || true
+    rm -rf -- "$(readlink -f "$dir")" "$dir"
+  done
+}
+
 case "${1:-}" in
 up)
   [ "$(id -u)" = 0 ] || die "must run as root (it starts sshd, munge and Slurm)"
-  mkdir -p "$SITE"
-  chmod 0755 "$SITE"
-  exec 9>"$SITE/.lock"
+  # Daemons must not inherit the caller's descriptors: a lock held by a caller (flock) would be
+  # held by munged forever. 255 is the script bash is reading.
+  for fd in /proc/$$/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ] && [ "$fd" != 255 ]; then eval "exec $fd>&-"; fi
+  done
+  install -d -m 0755 -o root -g root "$SITES"
+  # One `up` at a time on this machine: ports and the shared wrapper are picked consistently.
+  exec 9>"$SITES/.lock"
   flock 9
+  reap_orphans
+  make_site_dir
   install_packages
   setup_user
   prune_jobs
@@ -443,20 +589,20 @@ up)
   start_slurm
   mount_work_dir
   install_node_side
+  start_vault
   write_profile
+  # The admin's self-test of the node (docs/admin.md), with the installed copy.
+  "$LIB/sealbatch-node" node check --user "$SITE_USER" >"$SITE/log/node-check.log" 2>&1 ||
+    die "the node fails its own check: $(grep -A1 '^FAIL' "$SITE/log/node-check.log" | tr '\n' ' ')"
   print_env
   ;;
 down)
   [ -d "$SITE" ] || exit 0
-  stop_pidfile slurmd "$SITE/run/slurmd.pid"
-  stop_pidfile slurmctld "$SITE/run/slurmctld.pid"
-  stop_pidfile munged "$SITE/munge-run/munged.pid"
-  stop_pidfile sshd "$SITE/run/sshd.pid"
-  if mountpoint -q "$WORK_DIR"; then umount "$WORK_DIR" && say "unmounted $WORK_DIR"; fi
+  stop_site "$SITE"
   ;;
 env) print_env ;;
 status)
-  for d in sshd:run/sshd.pid munged:munge-run/munged.pid slurmctld:run/slurmctld.pid slurmd:run/slurmd.pid; do
+  for d in sshd:run/sshd.pid munged:munge-run/munged.pid slurmctld:run/slurmctld.pid slurmd:run/slurmd.pid vault:run/vault.pid; do
     if alive "$SITE/${d#*:}"; then echo "${d%%:*} running ($(cat "$SITE/${d#*:}"))"; else echo "${d%%:*} stopped"; fi
   done
   ;;

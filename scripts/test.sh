@@ -11,13 +11,20 @@ export PATH="$(dirname "$deno"):$PATH"
 "$deno" task -q check
 # The local test site (sshd, munge, Slurm, the node side of sealbatch) for the remote, Slurm and
 # end-to-end tests: brought up once here, so that a site that cannot start fails as itself.
+# A site that was not running before is taken down again at the end (this checkout's only).
+log=$(mktemp)
+site_started=""
+cleanup() {
+  rm -f "$log"
+  if [ -n "$site_started" ]; then bash scripts/test-site.sh down >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
 if [ "$(id -u)" = 0 ]; then
+  case "$(bash scripts/test-site.sh status 2>/dev/null)" in *"sshd running"*) ;; *) site_started=1 ;; esac
   bash scripts/test-site.sh up >/dev/null
 else
   echo "test.sh: not root: the tests that need the local test site are skipped" >&2
 fi
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 set +e
 "$deno" test -q -P=test --parallel "${@:-tests/}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

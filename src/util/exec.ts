@@ -7,7 +7,19 @@ import { reason, SealbatchError } from "./errors.ts";
 import type { ErrorKind } from "./errors.ts";
 
 /** Variables a child may see by default. Secrets (VAULT_TOKEN, ...) never pass. */
-const BASE_ENV = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "TERM"];
+// SLURM_CONF: where Slurm's own programs find the cluster (a site that keeps it elsewhere sets it).
+const BASE_ENV = [
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "LANG",
+  "LC_ALL",
+  "TZ",
+  "TMPDIR",
+  "TERM",
+  "SLURM_CONF",
+];
 
 export interface ExecOptions {
   /** Bytes or text for stdin; secrets travel this way, never in argv. A stream is piped through. */

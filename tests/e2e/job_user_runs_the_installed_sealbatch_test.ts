@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import denoJson from "../../deno.json" with { type: "json" };
+import { dirname } from "node:path";
 import { submit } from "../../src/slurm/slurm.ts";
 import { waitForJob } from "../../src/slurm/watch.ts";
 import { SITE_SKIP, slurmSite } from "../slurm/_slurm.ts";
@@ -20,6 +21,7 @@ Deno.test({
       "job.sh",
       [
         "set -e",
+        `PATH=${dirname(s.env.SITE_SEALBATCH!)}:$PATH`,
         "command -v sealbatch",
         "id -un",
         "sealbatch --version",
@@ -32,8 +34,8 @@ Deno.test({
     const log = await s.read(out);
     assert.equal(r.state, "COMPLETED", log);
     const [path, user, version, ...usage] = log.trim().split("\n");
-    assert.equal(path, "/usr/local/bin/sealbatch");
-    assert.equal(user, "sbtest");
+    assert.equal(path, s.env.SITE_SEALBATCH);
+    assert.equal(user, s.env.SITE_USER);
     assert.equal(version, denoJson.version);
     assert.deepEqual(
       usage.map((l) => /^Usage: sealbatch node ([a-z-]+) /.exec(l)?.[1]),

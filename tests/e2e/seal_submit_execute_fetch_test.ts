@@ -95,27 +95,61 @@ Deno.test({
   },
 });
 
+async function foreignJob(env: SiteEnv, tmp: string, prefix: string): Promise<Job> {
+  const keygen = await runCli([
+    "keygen",
+    "--kind",
+    "user",
+    "--name",
+    "mallory",
+    "--email",
+    "mallory@example.org",
+    "--out",
+    `${tmp}/keys`,
+  ]);
+  assert.equal(keygen.code, 0, keygen.stderr);
+  return await sealJob(env, tmp, `${tmp}/keys/mallory.sec.asc`, prefix);
+}
+
 Deno.test({
-  name: "a job signed by a foreign key is refused inside Slurm: FAILED, nothing executed",
+  name: "a job signed by a foreign key is stopped by the site's Prolog before any line runs",
   ignore: SITE_SKIP !== false,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     const env = await siteEnv();
     await using tmp = await tempDir("sealbatch-e2e");
-    const keygen = await runCli([
-      "keygen",
-      "--kind",
-      "user",
-      "--name",
-      "mallory",
-      "--email",
-      "mallory@example.org",
-      "--out",
-      `${tmp.path}/keys`,
-    ]);
-    assert.equal(keygen.code, 0, keygen.stderr);
-    const job = await sealJob(env, tmp.path, `${tmp.path}/keys/mallory.sec.asc`, "e2e-foreign");
+    const job = await foreignJob(env, tmp.path, "e2e-foreign");
+    try {
+      const id = await submit(env, job);
+      const waited = await runCli([
+        "job",
+        "wait",
+        id,
+        "--interval",
+        "1s",
+        "--site",
+        env.SITE_PROFILE!,
+      ]);
+      assert.equal(waited.code, 12, waited.stderr);
+      const prolog = await Deno.readTextFile(`${env.SITE_LOG_DIR}/prolog.log`);
+      assert.match(prolog, new RegExp(`job ${id} of ${env.SITE_USER} refused: bad signature`));
+    } finally {
+      await removeRemote(env, job);
+    }
+  },
+});
+
+Deno.test({
+  name: "a job signed by a foreign key is refused by the node too: FAILED, nothing executed",
+  ignore: SITE_SKIP !== false,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const env = await siteEnv();
+    await using tmp = await tempDir("sealbatch-e2e");
+    // The test site's hook: its Prolog lets this one through, to the node's own check.
+    const job = await foreignJob(env, tmp.path, "sealbatch-test-no-prolog-foreign");
     try {
       const id = await submit(env, job);
       const site = ["--site", env.SITE_PROFILE!];

@@ -31,6 +31,8 @@ export function siteEnv(): Promise<SiteEnv> {
       const i = line.indexOf("=");
       if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
     }
+    // Each site has its own Slurm: local Slurm commands of the tests (scontrol release) find it.
+    if (env.SITE_SLURM_CONF) Deno.env.set("SLURM_CONF", env.SITE_SLURM_CONF);
     return env;
   })();
   return cached;

@@ -51,7 +51,11 @@ async function subtree(pid: number): Promise<number[]> {
 
 export async function startSshd(
   env: SiteEnv,
-  opts: { extraConfig?: string } = {},
+  opts: {
+    extraConfig?: string;
+    /** RLIMIT_FSIZE of every session: a file upload stops at exactly this many bytes. */
+    fileSizeLimit?: number;
+  } = {},
 ): Promise<Sshd> {
   const tmp = await tempDir("sealbatch-sshd");
   const dir = tmp.path;
@@ -79,8 +83,13 @@ export async function startSshd(
       opts.extraConfig ?? "",
     ].join("\n") + "\n",
   );
-  const child = new Deno.Command("/usr/sbin/sshd", {
-    args: ["-D", "-f", `${dir}/sshd_config`, "-E", `${dir}/sshd.log`],
+  const sshd = ["/usr/sbin/sshd", "-D", "-f", `${dir}/sshd_config`, "-E", `${dir}/sshd.log`];
+  // prlimit execs sshd: the pid stays the listener's.
+  const limited = opts.fileSizeLimit !== undefined
+    ? ["prlimit", `--fsize=${opts.fileSizeLimit}`, ...sshd]
+    : sshd;
+  const child = new Deno.Command(limited[0]!, {
+    args: limited.slice(1),
     stdin: "null",
     stdout: "null",
     stderr: "piped",

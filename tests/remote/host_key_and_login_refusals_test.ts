@@ -145,7 +145,7 @@ Deno.test({
     await Deno.writeTextFile(`${tmp.path}/bad.yaml`, profile(other.fingerprint));
     const good = await runCli(["remote", "check", "--site", `${tmp.path}/good.yaml`]);
     assert.match(good.stdout, /ok\s+host key .*SHA256:/);
-    assert.match(good.stdout, /ok\s+login\s+logged in as sbtest/);
+    assert.match(good.stdout, new RegExp(`ok\\s+login\\s+logged in as ${env.SITE_USER}\\b`));
     const bad = await runCli(["remote", "check", "--site", `${tmp.path}/bad.yaml`]);
     assert.equal(bad.code, 4, bad.stderr);
     assert.ok(bad.stdout.includes(sshd.fingerprint), bad.stdout);
@@ -168,8 +168,10 @@ Deno.test({
     const login = { host: "127.0.0.1", port: sshd.port, user: env.SITE_USER! };
     await refused(
       RemoteSite.connect(connection(env, { login, knownHosts: sshd.knownHosts, identity: key })),
-      /cannot log in to "sbtest@127\.0\.0\.1:\d+": the server refused the key/,
+      new RegExp(
+        `cannot log in to "${env.SITE_USER}@127\\.0\\.0\\.1:\\d+": the server refused the key`,
+      ),
     );
-    assert.match(await sshd.log(), /Failed publickey for sbtest/);
+    assert.match(await sshd.log(), new RegExp(`Failed publickey for ${env.SITE_USER} `));
   },
 });

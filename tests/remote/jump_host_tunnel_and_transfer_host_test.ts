@@ -111,7 +111,7 @@ Deno.test({
       ),
     );
     assert.equal(forwarded, 4);
-    assert.equal(count(await login.log(), /Accepted publickey for sbtest/), 4);
+    assert.equal(count(await login.log(), new RegExp(`Accepted publickey for ${user} `)), 4);
 
     // A changed key of the jump host is refused before the login host is tried.
     await Deno.writeTextFile(

@@ -69,7 +69,7 @@ for (const [bulk, connections] of [["openssh", 2], ["sftp", 1]] as const) {
         site.close();
       }
       const log = await sshd.log();
-      assert.equal(count(log, /Accepted publickey for sbtest/), connections);
+      assert.equal(count(log, new RegExp(`Accepted publickey for ${env.SITE_USER} `)), connections);
       assert.ok(count(log, /Starting session: command/) >= 100);
       // Every connection ended with a disconnect message, nothing is left running.
       await until("sessions to end", async () => (await sshd.sessions()).length === 0);

@@ -20,7 +20,7 @@ Deno.test({
       assert.match(r.stdout, new RegExp(`^ok\\s+${check}\\s`, "m"));
     }
     assert.match(r.stdout, /SHA256:\S+/);
-    assert.match(r.stdout, /logged in as sbtest/);
+    assert.match(r.stdout, new RegExp(`logged in as ${env.SITE_USER}\\b`));
     assert.match(r.stdout, /partition\s+secure exists/);
     const json = await runCli(["--json", "remote", "check", ...siteFlags(env)]);
     const parsed = JSON.parse(json.stdout) as { ok: boolean; checks: { ok: boolean }[] };
@@ -60,8 +60,11 @@ Deno.test({
     flags[flags.indexOf("--port") + 1] = String(dead);
     const u = await runCli(["remote", "check", ...flags]);
     assert.equal(u.code, 6, u.stderr);
-    assert.match(u.stdout, /^FAIL login\s+cannot connect to "sbtest@127\.0\.0\.1:\d+"/m);
-    assert.match(u.stdout, new RegExp(`hint: .*ssh -p ${dead} sbtest@127\\.0\\.0\\.1`));
+    assert.match(
+      u.stdout,
+      new RegExp(`^FAIL login\\s+cannot connect to "${env.SITE_USER}@127\\.0\\.0\\.1:\\d+"`, "m"),
+    );
+    assert.match(u.stdout, new RegExp(`hint: .*ssh -p ${dead} ${env.SITE_USER}@127\\.0\\.0\\.1`));
     assertOneLineError(u.stderr);
   },
 });

@@ -16,18 +16,7 @@ export const BART_COMMAND = "bart fft -u -i 3 {input}/shepp_logan {output}/outpu
 
 /** Why the end-to-end tests cannot run here, or false. */
 export const E2E_SKIP: string | false = SITE_SKIP ||
-  (!(await hasProgram("bart")) && "bart is not installed") ||
-  (!(await exists("/usr/local/bin/sealbatch")) &&
-    "the test site has no user-runnable node sealbatch (/usr/local/bin/sealbatch)");
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+  (!(await hasProgram("bart")) && "bart is not installed");
 
 export interface Project {
   dir: string;
@@ -87,7 +76,7 @@ vault:
   wrap_ttl: 1h
 node:
   public_key: ${site.SITE_NODE_PUBKEY}
-  command: [/usr/local/bin/sealbatch]
+  command: [${site.SITE_SEALBATCH}]
 slurm:
   partition: secure
   exclusive: true

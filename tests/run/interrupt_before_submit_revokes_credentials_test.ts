@@ -29,7 +29,7 @@ Deno.test({
     // The secret is gone from Vault and the single-use credential is spent.
     const vault = await p.client();
     assert.equal(
-      await vault.kvRead("secret", kvPathFor("job-scoped", "sbtest", job, "luks")),
+      await vault.kvRead("secret", kvPathFor("job-scoped", p.site.SITE_USER!, job, "luks")),
       null,
     );
     await assert.rejects(Deno.stat(`${dir}/keys.json`));
