@@ -63,7 +63,7 @@ for (const target of parsers) {
     `${target.padEnd(16)} ${String(r.cases).padStart(7)} cases  ${
       String(r.failures.length).padStart(3)
     } failures  ok ${r.ok}${codes ? `, ${codes}` : ""}  (${(r.wallMs / 1000).toFixed(1)} s, ` +
-      `slowest case ${Math.round(r.slowestCaseMs)} ms, largest growth ${
+      `slowest case ${r.slowestCase}: ${Math.round(r.slowestCaseMs)} ms, largest growth ${
         (r.peakCaseBytes / 1048576).toFixed(1)
       } MiB${r.regressions ? `, ${r.regressions} regression inputs` : ""})`,
   );

@@ -324,6 +324,7 @@ export interface Report {
   failures: Failure[];
   wallMs: number;
   slowestCaseMs: number;
+  slowestCase: number | string;
   /** Largest growth of heap + external memory seen during one case. */
   peakCaseBytes: number;
 }
@@ -368,6 +369,7 @@ export async function runFuzz(opts: RunOptions): Promise<Report> {
     failures: [],
     wallMs: 0,
     slowestCaseMs: 0,
+    slowestCase: -1,
     peakCaseBytes: 0,
   };
   const started = performance.now();
@@ -436,10 +438,39 @@ export async function runFuzz(opts: RunOptions): Promise<Report> {
       total.userErrors[code] = (total.userErrors[code] ?? 0) + n;
     }
     total.failures.push(...r.failures);
-    total.slowestCaseMs = Math.max(total.slowestCaseMs, r.slowestCaseMs);
+    if (r.slowestCaseMs > total.slowestCaseMs) {
+      total.slowestCaseMs = r.slowestCaseMs;
+      total.slowestCase = r.slowestCase;
+    }
     total.peakCaseBytes = Math.max(total.peakCaseBytes, r.peakCaseBytes);
     break;
   }
   total.wallMs = performance.now() - started;
   return total;
+}
+
+/** One line per failure, with what replays it. */
+export function describeFailures(r: Report): string {
+  return r.failures.map((f) =>
+    `${r.target} case ${f.case}: ${f.kind}: ${f.detail} (${f.inputBytes} bytes)`
+  ).join("\n");
+}
+
+/** Run `cases` seeded cases of each target (plus their regression inputs) and fail on any failure. */
+export async function fuzzTargets(targets: Record<string, number>): Promise<Report[]> {
+  const reports: Report[] = [];
+  for (const [target, cases] of Object.entries(targets)) {
+    reports.push(await runFuzz({ target, seed: CI_SEED, cases }));
+  }
+  const failed = reports.filter((r) => r.failures.length > 0);
+  if (failed.length > 0) {
+    throw new Error(
+      `${failed.map(describeFailures).join("\n")}\nseed ${CI_SEED}; replay one case with ` +
+        `deno run -P=test scripts/fuzz.ts --seed ${CI_SEED} --parser NAME --from CASE --cases 1 --save DIR`,
+    );
+  }
+  for (const r of reports) {
+    if (r.cases + r.regressions === 0) throw new Error(`${r.target}: no case ran`);
+  }
+  return reports;
 }

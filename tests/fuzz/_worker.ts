@@ -81,6 +81,7 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
     failures: [],
     wallMs: 0,
     slowestCaseMs: 0,
+    slowestCase: -1,
     peakCaseBytes: 0,
   };
   let peak = 0;
@@ -108,7 +109,10 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
     const ms = performance.now() - t0;
     state[0] = -1;
     const grown = Math.max(peak, live()) - base;
-    report.slowestCaseMs = Math.max(report.slowestCaseMs, ms);
+    if (ms > report.slowestCaseMs) {
+      report.slowestCaseMs = ms;
+      report.slowestCase = id;
+    }
     report.peakCaseBytes = Math.max(report.peakCaseBytes, grown);
     if (!failure && ms > req.timeLimitMs) {
       failure = { kind: "slow", detail: `took ${Math.round(ms)} ms (limit ${req.timeLimitMs})` };

@@ -5,6 +5,8 @@
  * (a regenerated corpus would make the seeded cases differ from run to run).
  *
  *   deno run -P=test tests/fuzz/corpus/_make.ts
+ *
+ * The receipt is receipt.bin, not .json: deno fmt must not reformat the signed bytes.
  */
 import { armor, createMessage, enums, readPrivateKey, sign } from "openpgp";
 import { generateKeyPair, parsePublicKey } from "../../../src/pgp/keys.ts";
@@ -64,10 +66,10 @@ const receipt = buildReceipt({
   ended_at: "2026-12-04T10:05:00Z",
   exit_code: 0,
 });
-await write("receipt.json", receipt);
+await write("receipt.bin", receipt);
 const nodeKey = await readPrivateKey({ armoredKey: node.privateArmored });
 await write(
-  "receipt.json.sig",
+  "receipt.sig.asc",
   await sign({
     message: await createMessage({ binary: receipt }),
     signingKeys: nodeKey,

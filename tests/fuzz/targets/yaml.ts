@@ -135,7 +135,7 @@ function hostile(rng: Rng, maxBytes: number): Uint8Array {
       return utf8(Array.from({ length: Math.min(n, 5000) }, (_, i) => `${key}: v${i}`).join("\n"));
     }
     case 4: { // huge scalar (sometimes above the 1 MiB limit)
-      const size = rng.chance(0.3) ? 1024 * 1024 + rng.int(64) - 32 : rng.int(200_000);
+      const size = rng.chance(0.3) ? 64 * 1024 + rng.int(64) - 32 : rng.int(200_000);
       const field = rng.pick(["name", "command", "input", "outputs", "x"]);
       return utf8(`${field}: ${"A".repeat(Math.max(0, Math.min(size, maxBytes - 16)))}\n`);
     }
@@ -168,7 +168,7 @@ function hostile(rng: Rng, maxBytes: number): Uint8Array {
 export async function makeTarget(name: string): Promise<FuzzTarget> {
   const files = await caseFiles(name);
   const job = name === "job-spec";
-  const maxBytes = 1024 * 1024 + 1024;
+  const maxBytes = 64 * 1024 + 1024;
   return {
     name,
     seeds: (job ? JOB_SPECS : SITE_PROFILES).map(utf8),
