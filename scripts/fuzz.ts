@@ -13,8 +13,8 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { CI_SEED, type Report, runFuzz } from "../tests/fuzz/_harness.ts";
-import { TARGET_NAMES } from "../tests/fuzz/_targets.ts";
+import { CI_SEED, type Failure, makeCase, type Report, runFuzz } from "../tests/fuzz/_harness.ts";
+import { loadTarget, TARGET_NAMES } from "../tests/fuzz/_targets.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -52,6 +52,17 @@ for (const p of parsers) {
   }
 }
 
+/** A failure's input: sent by the Worker, or (for a hang) made again from the seed here. */
+async function inputOf(target: string, f: Failure): Promise<Uint8Array> {
+  if (f.input !== undefined) return Uint8Array.from(atob(f.input), (c) => c.charCodeAt(0));
+  const t = await loadTarget(target);
+  try {
+    return makeCase(t, seed, f.case as number);
+  } finally {
+    await t.close?.();
+  }
+}
+
 const reports: Report[] = [];
 const started = performance.now();
 const cpu0 = process.cpuUsage();
@@ -69,10 +80,10 @@ for (const target of parsers) {
   );
   for (const f of r.failures) {
     console.log(`  case ${f.case}: ${f.kind}: ${f.detail} (${f.inputBytes} bytes)`);
-    if (values.save && f.input !== undefined) {
+    if (values.save && (f.input !== undefined || typeof f.case === "number")) {
       await Deno.mkdir(values.save, { recursive: true });
       const file = `${values.save}/${target}-${f.case}.bin`;
-      await Deno.writeFile(file, Uint8Array.from(atob(f.input), (c) => c.charCodeAt(0)));
+      await Deno.writeFile(file, await inputOf(target, f));
       console.log(`    saved ${file}`);
     }
   }

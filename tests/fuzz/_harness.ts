@@ -348,15 +348,29 @@ export interface WorkerRequest extends Required<Omit<RunOptions, "cases">> {
   progress: SharedArrayBuffer;
 }
 
-export type WorkerReply = { type: "done"; report: Report } | { type: "error"; message: string };
+/** What the Worker posts: one message per case, then "done" (or "error" when setup fails). */
+export type WorkerMessage =
+  | {
+    type: "case";
+    id: number | string;
+    /** Exit code of the user error; null for success or a failure. */
+    code: number | null;
+    failure?: Failure;
+    ms: number;
+    grown: number;
+  }
+  | { type: "done" }
+  | { type: "error"; message: string };
 
 /**
  * Run cases [from, from + cases) of one target in Workers. A case still
  * running after the time limit (plus one poll) has its Worker terminated:
  * that case is a "hang" failure and the run goes on in a fresh Worker.
+ * Outcomes arrive case by case, so none is lost with a terminated Worker.
  */
 export async function runFuzz(opts: RunOptions): Promise<Report> {
   const timeLimitMs = opts.timeLimitMs ?? CASE_TIME_LIMIT_MS;
+  const maxFailures = opts.maxFailures ?? 20;
   const from = opts.from ?? 0;
   const to = from + opts.cases;
   const total: Report = {
@@ -372,10 +386,24 @@ export async function runFuzz(opts: RunOptions): Promise<Report> {
     slowestCase: -1,
     peakCaseBytes: 0,
   };
+  const record = (m: Extract<WorkerMessage, { type: "case" }>) => {
+    if (typeof m.id === "number") {
+      total.cases++;
+      next = m.id + 1;
+    } else total.regressions++;
+    if (m.failure) total.failures.push(m.failure);
+    else if (m.code === null) total.ok++;
+    else total.userErrors[String(m.code)] = (total.userErrors[String(m.code)] ?? 0) + 1;
+    if (m.ms > total.slowestCaseMs) {
+      total.slowestCaseMs = m.ms;
+      total.slowestCase = m.id;
+    }
+    total.peakCaseBytes = Math.max(total.peakCaseBytes, m.grown);
+  };
   const started = performance.now();
   let next = from;
   let first = true;
-  while (next < to || first) {
+  while ((next < to || first) && total.failures.length < maxFailures) {
     const progress = new SharedArrayBuffer(16);
     const state = new Float64Array(progress);
     state[0] = -1;
@@ -387,63 +415,51 @@ export async function runFuzz(opts: RunOptions): Promise<Report> {
       to,
       timeLimitMs,
       memoryLimit: opts.memoryLimit ?? CASE_MEMORY_LIMIT,
-      maxFailures: (opts.maxFailures ?? 20) - total.failures.length,
+      maxFailures: maxFailures - total.failures.length,
       // Regressions run once, in the first Worker.
       regressions: first,
       progress,
     };
     first = false;
     worker.postMessage(request);
-    const reply = await new Promise<WorkerReply | { type: "hang"; index: number }>((resolve) => {
-      const watchdog = setInterval(() => {
-        const index = state[0]!;
-        if (index !== -1 && Date.now() - state[1]! > timeLimitMs + 250) {
+    const end = await new Promise<{ type: "done" } | { type: "hang"; index: number }>(
+      (resolve, reject) => {
+        const stop = () => {
           clearInterval(watchdog);
           worker.terminate();
-          resolve({ type: "hang", index });
-        }
-      }, 100);
-      worker.onmessage = (e: MessageEvent<WorkerReply>) => {
-        clearInterval(watchdog);
-        worker.terminate();
-        resolve(e.data);
-      };
-      worker.onerror = (e) => {
-        e.preventDefault();
-        clearInterval(watchdog);
-        worker.terminate();
-        resolve({ type: "error", message: e.message });
-      };
+        };
+        const watchdog = setInterval(() => {
+          const index = state[0]!;
+          if (index !== -1 && Date.now() - state[1]! > timeLimitMs + 250) {
+            stop();
+            resolve({ type: "hang", index });
+          }
+        }, 100);
+        worker.onmessage = (e: MessageEvent<WorkerMessage>) => {
+          const m = e.data;
+          if (m.type === "case") return record(m);
+          stop();
+          if (m.type === "done") resolve(m);
+          else reject(new Error(`fuzz worker for ${opts.target}: ${m.message}`));
+        };
+        worker.onerror = (e) => {
+          e.preventDefault();
+          stop();
+          reject(new Error(`fuzz worker for ${opts.target}: ${e.message}`));
+        };
+      },
+    );
+    if (end.type === "done") break;
+    total.failures.push({
+      case: end.index < 0 ? "regression" : end.index,
+      kind: "hang",
+      detail: `still running after ${timeLimitMs} ms; the Worker was terminated`,
+      inputBytes: -1,
     });
-    if (reply.type === "error") throw new Error(`fuzz worker for ${opts.target}: ${reply.message}`);
-    if (reply.type === "hang") {
-      total.failures.push({
-        case: reply.index < 0 ? "regression" : reply.index,
-        kind: "hang",
-        detail: `still running after ${timeLimitMs} ms; the Worker was terminated`,
-        inputBytes: -1,
-      });
-      if (reply.index >= 0) {
-        total.cases += reply.index - next + 1;
-        next = reply.index + 1;
-      }
-      if (total.failures.length >= (opts.maxFailures ?? 20)) break;
-      continue;
+    if (end.index >= 0) {
+      total.cases++;
+      next = end.index + 1;
     }
-    const r = reply.report;
-    total.cases += r.cases;
-    total.regressions += r.regressions;
-    total.ok += r.ok;
-    for (const [code, n] of Object.entries(r.userErrors)) {
-      total.userErrors[code] = (total.userErrors[code] ?? 0) + n;
-    }
-    total.failures.push(...r.failures);
-    if (r.slowestCaseMs > total.slowestCaseMs) {
-      total.slowestCaseMs = r.slowestCaseMs;
-      total.slowestCase = r.slowestCase;
-    }
-    total.peakCaseBytes = Math.max(total.peakCaseBytes, r.peakCaseBytes);
-    break;
   }
   total.wallMs = performance.now() - started;
   return total;

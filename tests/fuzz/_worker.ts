@@ -11,7 +11,7 @@ import {
   type Failure,
   type FuzzTarget,
   makeCase,
-  type Report,
+  type WorkerMessage,
   type WorkerRequest,
 } from "./_harness.ts";
 import { loadTarget, regressionInputs } from "./_targets.ts";
@@ -64,27 +64,16 @@ function judge(err: unknown, target: FuzzTarget): Pick<Failure, "kind" | "detail
 self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
   const req = e.data;
   const state = new Float64Array(req.progress);
+  const post = (m: WorkerMessage) => self.postMessage(m);
   let target: FuzzTarget;
   try {
     target = await loadTarget(req.target);
   } catch (err) {
-    self.postMessage({ type: "error", message: `setup failed: ${(err as Error).stack ?? err}` });
+    post({ type: "error", message: `setup failed: ${(err as Error).stack ?? err}` });
     return;
   }
-  const report: Report = {
-    target: req.target,
-    seed: req.seed,
-    cases: 0,
-    regressions: 0,
-    ok: 0,
-    userErrors: {},
-    failures: [],
-    wallMs: 0,
-    slowestCaseMs: 0,
-    slowestCase: -1,
-    peakCaseBytes: 0,
-  };
   let peak = 0;
+  let failures = 0;
   const sampler = setInterval(() => {
     peak = Math.max(peak, live());
   }, 2);
@@ -96,54 +85,52 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
     state[0] = typeof id === "number" ? id : -2;
     const t0 = performance.now();
     let failure: Pick<Failure, "kind" | "detail"> | undefined;
+    let code: number | null = null;
     try {
       await target.run(input);
-      report.ok++;
     } catch (err) {
       failure = judge(err, target);
-      if (!failure) {
-        const code = String((err as SealbatchError).exitCode);
-        report.userErrors[code] = (report.userErrors[code] ?? 0) + 1;
-      }
+      if (!failure) code = (err as SealbatchError).exitCode;
     }
     const ms = performance.now() - t0;
     state[0] = -1;
     const grown = Math.max(peak, live()) - base;
-    if (ms > report.slowestCaseMs) {
-      report.slowestCaseMs = ms;
-      report.slowestCase = id;
-    }
-    report.peakCaseBytes = Math.max(report.peakCaseBytes, grown);
-    if (!failure && ms > req.timeLimitMs) {
-      failure = { kind: "slow", detail: `took ${Math.round(ms)} ms (limit ${req.timeLimitMs})` };
-    }
     if (!failure && grown > req.memoryLimit) {
       failure = { kind: "memory", detail: `grew memory by ${Math.round(grown / 1048576)} MiB` };
     }
-    if (failure) {
-      report.failures.push({
-        case: id,
-        ...failure,
-        inputBytes: input.length,
-        ...(input.length <= 1 << 20 ? { input: b64(input) } : {}),
-      });
+    if (!failure && ms > req.timeLimitMs) {
+      failure = { kind: "slow", detail: `took ${Math.round(ms)} ms (limit ${req.timeLimitMs})` };
     }
+    if (failure) failures++;
+    post({
+      type: "case",
+      id,
+      code: failure ? null : code,
+      ms,
+      grown,
+      ...(failure
+        ? {
+          failure: {
+            case: id,
+            ...failure,
+            inputBytes: input.length,
+            ...(input.length <= 1 << 20 ? { input: b64(input) } : {}),
+          },
+        }
+        : {}),
+    });
   };
 
   try {
     if (req.regressions) {
-      for (const [name, input] of await regressionInputs(req.target)) {
-        report.regressions++;
-        await runOne(name, input);
-      }
+      for (const [name, input] of await regressionInputs(req.target)) await runOne(name, input);
     }
-    for (let i = req.from; i < req.to && report.failures.length < req.maxFailures; i++) {
-      report.cases++;
+    for (let i = req.from; i < req.to && failures < req.maxFailures; i++) {
       await runOne(i, makeCase(target, req.seed, i));
     }
   } finally {
     clearInterval(sampler);
     await target.close?.();
   }
-  self.postMessage({ type: "done", report });
+  post({ type: "done" });
 };
