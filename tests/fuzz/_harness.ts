@@ -9,6 +9,8 @@
  * memory bound is a failure.
  */
 
+import { CI_CASES } from "./_targets.ts";
+
 /** Fixed in CI so runs are reproducible; scripts/fuzz.ts takes another. */
 export const CI_SEED = 20261204;
 export const CASE_TIME_LIMIT_MS = 2000;
@@ -472,11 +474,14 @@ export function describeFailures(r: Report): string {
   ).join("\n");
 }
 
-/** Run `cases` seeded cases of each target (plus their regression inputs) and fail on any failure. */
-export async function fuzzTargets(targets: Record<string, number>): Promise<Report[]> {
+/**
+ * Run each target's CI cases (see CI_CASES) and its regression inputs with
+ * the CI seed, and fail with every failure and the replay command.
+ */
+export async function fuzzTargets(targets: string[]): Promise<Report[]> {
   const reports: Report[] = [];
-  for (const [target, cases] of Object.entries(targets)) {
-    reports.push(await runFuzz({ target, seed: CI_SEED, cases }));
+  for (const target of targets) {
+    reports.push(await runFuzz({ target, seed: CI_SEED, cases: CI_CASES[target] ?? 0 }));
   }
   const failed = reports.filter((r) => r.failures.length > 0);
   if (failed.length > 0) {

@@ -35,6 +35,30 @@ export const TARGET_NAMES: readonly string[] = Object.keys(MODULES).filter((n) =
   !n.startsWith("selftest-")
 );
 
+/**
+ * Seeded cases per target in each test run: over 20,000 in all, about 30 s of
+ * CPU on the 2-core CI machine. scripts/fuzz.ts runs any number.
+ */
+export const CI_CASES: Record<string, number> = {
+  "job-spec": 1200,
+  "site-profile": 1200,
+  "pgp-public-key": 1000,
+  "pgp-private-key": 1000,
+  "pgp-message": 1000,
+  "pgp-signature": 1000,
+  "run-script": 1500,
+  "manifest": 1500,
+  "receipt": 1500,
+  "sif": 1200,
+  "crypto-message": 1000,
+  "pem-key": 1000,
+  "luks2-header": 1500,
+  "slurm-output": 1500,
+  "sha256-lines": 1000,
+  "vault-response": 1500,
+  "dev-server-http": 800,
+};
+
 export async function loadTarget(name: string): Promise<FuzzTarget> {
   const module = MODULES[name];
   if (module === undefined) throw new Error(`no fuzz target ${JSON.stringify(name)}`);

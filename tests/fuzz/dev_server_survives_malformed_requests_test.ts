@@ -11,7 +11,7 @@ import { startDevServer } from "../../src/kms/dev_server.ts";
 import { fuzzTargets } from "./_harness.ts";
 
 Deno.test("malformed requests are answered below 500 or closed, and the server keeps answering", async () => {
-  await fuzzTargets({ "dev-server-http": 600 });
+  await fuzzTargets(["dev-server-http"]);
 });
 
 const enc = new TextEncoder();

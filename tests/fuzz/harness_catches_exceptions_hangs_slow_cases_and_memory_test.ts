@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { makeCase, runFuzz } from "./_harness.ts";
-import { loadTarget } from "./_targets.ts";
+import { CI_CASES, loadTarget, TARGET_NAMES } from "./_targets.ts";
 import { MARK } from "./targets/selftest.ts";
 
 Deno.test("a case is the same bytes for the same seed, and others for another seed", async () => {
@@ -53,4 +53,10 @@ Deno.test("a case over the time limit is slow; one holding 300 MiB breaks the me
   assert.ok(first !== undefined);
   const memory = await runFuzz({ target: "selftest-memory", seed: 1, from: first, cases: 1 });
   assert.deepEqual(memory.failures.map((f) => [f.case, f.kind]), [[first, "memory"]]);
+});
+
+Deno.test("every target has CI cases, at least 10,000 in all", () => {
+  for (const name of TARGET_NAMES) assert.ok((CI_CASES[name] ?? 0) > 0, name);
+  const total = Object.values(CI_CASES).reduce((n, c) => n + c, 0);
+  assert.ok(total >= 10_000, `${total} cases`);
 });

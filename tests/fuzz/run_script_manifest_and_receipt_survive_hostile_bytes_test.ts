@@ -7,5 +7,5 @@
 import { fuzzTargets } from "./_harness.ts";
 
 Deno.test("hostile run.sh, manifests and receipts end in success or one user-error line", async () => {
-  await fuzzTargets({ "run-script": 1000, "manifest": 1000, "receipt": 1000 });
+  await fuzzTargets(["run-script", "manifest", "receipt"]);
 });
