@@ -142,9 +142,10 @@ export class YamlFile {
     const first = doc.errors[0];
     if (first) {
       const pos = lines.linePos(first.pos[0]);
-      // The library quotes the offending token, which may be most of the file.
-      const line = first.message.split("\n")[0] ?? "syntax error";
-      const msg = line.length > 200 ? `${line.slice(0, 200)}...` : line;
+      // The library quotes the offending token, which may be most of the file or hold a CR.
+      // deno-lint-ignore no-control-regex
+      const line = (first.message.split(/[\r\n]/)[0] ?? "").replace(/[\x00-\x1f\x7f]/g, "?");
+      const msg = line.length > 200 ? `${line.slice(0, 200)}...` : line || "syntax error";
       throw inputError(`${path}:${pos.line}:${pos.col}: invalid YAML: ${msg}`);
     }
     checkNodes(path, doc, lines);
