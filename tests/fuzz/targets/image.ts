@@ -25,7 +25,7 @@ import { importPrivateKeyPem, importPublicKeyPem } from "../../../src/image/keys
 import { pemDecode, pemEncode } from "../../../src/image/der.ts";
 import { type FuzzTarget, type Mutator, MUTATORS, type Rng, utf8 } from "../_harness.ts";
 import { caseFiles, corpusBytes, corpusText } from "../_targets.ts";
-import { luksContainer } from "./luks.ts";
+import { jsonArea, luksContainer } from "./luks.ts";
 
 const dec = new TextDecoder();
 const SQUASHFS = new Uint8Array(4096).fill(0x11);
@@ -94,6 +94,21 @@ const sifFields: Mutator = (rng: Rng, img) => {
   return out;
 };
 
+const LUKS_MAGIC = [0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe];
+
+/** The JSON area of the LUKS2 header inside the partition mutated (what probeLuks2 reads). */
+const luksInside: Mutator = (rng, img, ctx) => {
+  let at = img.indexOf(LUKS_MAGIC[0]!);
+  while (at >= 0 && !LUKS_MAGIC.every((b, i) => img[at + i] === b)) {
+    at = img.indexOf(LUKS_MAGIC[0]!, at + 1);
+  }
+  if (at < 0) return img;
+  const out = img.slice();
+  const part = jsonArea(rng, out.subarray(at), ctx);
+  out.set(part.subarray(0, out.length - at), at);
+  return out;
+};
+
 /** The DER inside a PEM block mutated, then armored again as valid PEM. */
 function innerDer(type?: string): Mutator {
   return (rng, input, ctx) => {
@@ -134,7 +149,7 @@ export async function makeTarget(name: string): Promise<FuzzTarget> {
           image("plain", message, 3),
           image("luks2", message, 5),
         ],
-        mutators: [sifFields, sifFields, sifFields],
+        mutators: [sifFields, sifFields, sifFields, luksInside],
         maxBytes: 192 * 1024,
         exitCodes: [3, 4],
         async run(input) {

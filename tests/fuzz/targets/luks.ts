@@ -100,7 +100,7 @@ export function luksContainer(
 }
 
 /** Mutate the primary copy's JSON text (and sometimes copy it to the secondary). */
-const jsonArea: Mutator = (rng, img, ctx) => {
+export const jsonArea: Mutator = (rng, img, ctx) => {
   const size = headerSize(img, 0);
   if (size === undefined || size > img.length) return img;
   const area = img.subarray(4096, size);
