@@ -6,7 +6,9 @@
  * project's user error (SealbatchError: one line, an allowed exit code);
  * anything else, a case over the time limit (a Worker stuck in a loop is
  * terminated by a watchdog) or one that grows the heap by more than the
- * memory bound is a failure.
+ * memory bound is a failure. The bound is measured (heap + external memory):
+ * Deno's Workers take no heap limit, and V8 heap limits would not count the
+ * ArrayBuffers a hostile length field makes a parser allocate.
  */
 
 import { CI_CASES } from "./_targets.ts";
