@@ -8,7 +8,7 @@
  *
  * The receipt is receipt.bin, not .json: deno fmt must not reformat the signed bytes.
  */
-import { armor, createMessage, enums, readPrivateKey, sign } from "openpgp";
+import { armor, createMessage, enums, generateKey, readPrivateKey, sign } from "openpgp";
 import { generateKeyPair, parsePublicKey } from "../../../src/pgp/keys.ts";
 import { encryptTo } from "../../../src/pgp/encrypt.ts";
 import { signDetached } from "../../../src/pgp/sign.ts";
@@ -31,6 +31,20 @@ await write("node.sec.asc", node.privateArmored);
 await write("node.pub.asc", node.publicArmored);
 await write("user.sec.asc", user.privateArmored);
 await write("user.pub.asc", user.publicArmored);
+// A key protected with Argon2 S2K (1 MiB), as newer OpenPGP tools make them, passphrase "fuzz".
+const argon2 = await generateKey({
+  type: "ecc",
+  curve: "curve25519Legacy",
+  userIDs: [{ name: "Fuzz Argon2", email: "argon2@fuzz.invalid" }],
+  passphrase: "fuzz",
+  format: "armored",
+  config: {
+    s2kType: enums.s2k.argon2,
+    aeadProtect: true,
+    s2kArgon2Params: { passes: 1, parallelism: 1, memoryExponent: 10 },
+  },
+});
+await write("argon2.sec.asc", argon2.privateKey);
 
 const payload = buildPayload("#!/bin/bash\nbart fft -u -i 3 in/shepp_logan out/output_fft\n", {
   v: 1,

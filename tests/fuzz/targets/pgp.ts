@@ -134,7 +134,10 @@ export async function makeTarget(name: string): Promise<FuzzTarget> {
       };
     }
     case "pgp-private-key": {
-      const seeds = await Promise.all(["node.sec.asc", "user.sec.asc"].map(corpusBytes));
+      // argon2.sec.asc is protected with Argon2 S2K (1 MiB): its cases reach the unlock.
+      const seeds = await Promise.all(
+        ["node.sec.asc", "user.sec.asc", "argon2.sec.asc"].map(corpusBytes),
+      );
       return {
         name,
         ...common,
