@@ -11,7 +11,7 @@
  * ArrayBuffers a hostile length field makes a parser allocate.
  */
 
-import { CI_CASES } from "./_targets.ts";
+import { CI_CASES, regressionInputs } from "./_targets.ts";
 
 /** Fixed in CI so runs are reproducible; scripts/fuzz.ts takes another. */
 export const CI_SEED = 20261204;
@@ -348,7 +348,7 @@ export interface RunOptions {
 export interface WorkerRequest extends Required<Omit<RunOptions, "cases">> {
   to: number;
   regressions: boolean;
-  /** [case index, start time (Date.now())] of the case running now; -1 idle, -2 a regression. */
+  /** [case index, start time (Date.now())] of the case running now; -1 idle, -2 - k regression k. */
   progress: SharedArrayBuffer;
 }
 
@@ -455,7 +455,9 @@ export async function runFuzz(opts: RunOptions): Promise<Report> {
     );
     if (end.type === "done") break;
     total.failures.push({
-      case: end.index < 0 ? "regression" : end.index,
+      case: end.index < 0
+        ? (await regressionInputs(opts.target))[-2 - end.index]?.[0] ?? "regression"
+        : end.index,
       kind: "hang",
       detail: `still running after ${timeLimitMs} ms; the Worker was terminated`,
       inputBytes: -1,

@@ -78,11 +78,12 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
     peak = Math.max(peak, live());
   }, 2);
 
-  const runOne = async (id: number | string, input: Uint8Array) => {
+  /** `slot`: the case number, or -2 - k for regression input k (named by the main side on a hang). */
+  const runOne = async (id: number | string, input: Uint8Array, slot: number) => {
     const base = live();
     peak = base;
     state[1] = Date.now();
-    state[0] = typeof id === "number" ? id : -2;
+    state[0] = slot;
     const t0 = performance.now();
     let failure: Pick<Failure, "kind" | "detail"> | undefined;
     let code: number | null = null;
@@ -123,10 +124,11 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
 
   try {
     if (req.regressions) {
-      for (const [name, input] of await regressionInputs(req.target)) await runOne(name, input);
+      const inputs = await regressionInputs(req.target);
+      for (const [k, [name, input]] of inputs.entries()) await runOne(name, input, -2 - k);
     }
     for (let i = req.from; i < req.to && failures < req.maxFailures; i++) {
-      await runOne(i, makeCase(target, req.seed, i));
+      await runOne(i, makeCase(target, req.seed, i), i);
     }
   } finally {
     clearInterval(sampler);
