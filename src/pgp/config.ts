@@ -16,4 +16,7 @@ export const PGP_CONFIG = {
   // A key's Argon2 S2K names its own memory: 2^21 KiB (2 GiB) took 8 s to refuse a wrong
   // passphrase. 128 MiB covers the keys OpenPGP tools make; larger is refused up front.
   maxArgon2MemoryExponent: 17,
+  // A compressed packet may expand a thousandfold (850 bytes of bzip2 held 300 MiB); job
+  // scripts are small.
+  maxDecompressedMessageSize: 16 * 1024 * 1024,
 } as const;
