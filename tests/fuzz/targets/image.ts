@@ -31,7 +31,7 @@ const dec = new TextDecoder();
 const SQUASHFS = new Uint8Array(4096).fill(0x11);
 SQUASHFS.set([0x68, 0x73, 0x71, 0x73]);
 
-export function image(kind: "luks2" | "gocryptfs" | "plain", message: Uint8Array, slots?: number) {
+function image(kind: "luks2" | "gocryptfs" | "plain", message: Uint8Array, slots?: number) {
   const fsType = kind === "luks2"
     ? FsType.EncryptedSquashfs
     : kind === "gocryptfs"

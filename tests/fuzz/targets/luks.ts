@@ -60,7 +60,7 @@ function headerSize(img: Uint8Array, at: number): number | undefined {
 }
 
 /** Recompute the checksum of the copies at 0 and at the header size, as cryptsetup writes it. */
-export function fixChecksums(img: Uint8Array): Uint8Array {
+function fixChecksums(img: Uint8Array): Uint8Array {
   const out = img.slice();
   const size = headerSize(out, 0);
   for (const at of [0, size ?? -1]) {
