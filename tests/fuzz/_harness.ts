@@ -347,6 +347,8 @@ export interface RunOptions {
 
 export interface WorkerRequest extends Required<Omit<RunOptions, "cases">> {
   to: number;
+  /** The case files' directory, removed here after the Worker ends. */
+  workDir: string;
   regressions: boolean;
   /** [case index, start time (Date.now())] of the case running now; -1 idle, -2 - k regression k. */
   progress: SharedArrayBuffer;
@@ -407,65 +409,75 @@ export async function runFuzz(opts: RunOptions): Promise<Report> {
   const started = performance.now();
   let next = from;
   let first = true;
-  while ((next < to || first) && total.failures.length < maxFailures) {
-    const progress = new SharedArrayBuffer(16);
-    const state = new Float64Array(progress);
-    state[0] = -1;
-    const worker = new Worker(new URL("./_worker.ts", import.meta.url), { type: "module" });
-    const request: WorkerRequest = {
-      target: opts.target,
-      seed: opts.seed,
-      from: next,
-      to,
-      timeLimitMs,
-      memoryLimit: opts.memoryLimit ?? CASE_MEMORY_LIMIT,
-      maxFailures: maxFailures - total.failures.length,
-      // Regressions run once, in the first Worker.
-      regressions: first,
-      progress,
-    };
-    first = false;
-    worker.postMessage(request);
-    const end = await new Promise<{ type: "done" } | { type: "hang"; index: number }>(
-      (resolve, reject) => {
-        const stop = () => {
-          clearInterval(watchdog);
-          worker.terminate();
-        };
-        const watchdog = setInterval(() => {
-          const index = state[0]!;
-          if (index !== -1 && Date.now() - state[1]! > timeLimitMs + 250) {
+  // Case files of every Worker of this run; removed even after a Worker was terminated.
+  const workDir = await Deno.makeTempDir({ prefix: "sealbatch-fuzz-" });
+  const runWorkers = async () => {
+    while ((next < to || first) && total.failures.length < maxFailures) {
+      const progress = new SharedArrayBuffer(16);
+      const state = new Float64Array(progress);
+      state[0] = -1;
+      const worker = new Worker(new URL("./_worker.ts", import.meta.url), { type: "module" });
+      const request: WorkerRequest = {
+        target: opts.target,
+        seed: opts.seed,
+        from: next,
+        to,
+        timeLimitMs,
+        memoryLimit: opts.memoryLimit ?? CASE_MEMORY_LIMIT,
+        maxFailures: maxFailures - total.failures.length,
+        // Regressions run once, in the first Worker.
+        regressions: first,
+        progress,
+        workDir,
+      };
+      first = false;
+      worker.postMessage(request);
+      const end = await new Promise<{ type: "done" } | { type: "hang"; index: number }>(
+        (resolve, reject) => {
+          const stop = () => {
+            clearInterval(watchdog);
+            worker.terminate();
+          };
+          const watchdog = setInterval(() => {
+            const index = state[0]!;
+            if (index !== -1 && Date.now() - state[1]! > timeLimitMs + 250) {
+              stop();
+              resolve({ type: "hang", index });
+            }
+          }, 100);
+          worker.onmessage = (e: MessageEvent<WorkerMessage>) => {
+            const m = e.data;
+            if (m.type === "case") return record(m);
             stop();
-            resolve({ type: "hang", index });
-          }
-        }, 100);
-        worker.onmessage = (e: MessageEvent<WorkerMessage>) => {
-          const m = e.data;
-          if (m.type === "case") return record(m);
-          stop();
-          if (m.type === "done") resolve(m);
-          else reject(new Error(`fuzz worker for ${opts.target}: ${m.message}`));
-        };
-        worker.onerror = (e) => {
-          e.preventDefault();
-          stop();
-          reject(new Error(`fuzz worker for ${opts.target}: ${e.message}`));
-        };
-      },
-    );
-    if (end.type === "done") break;
-    total.failures.push({
-      case: end.index < 0
-        ? (await regressionInputs(opts.target))[-2 - end.index]?.[0] ?? "regression"
-        : end.index,
-      kind: "hang",
-      detail: `still running after ${timeLimitMs} ms; the Worker was terminated`,
-      inputBytes: -1,
-    });
-    if (end.index >= 0) {
-      total.cases++;
-      next = end.index + 1;
+            if (m.type === "done") resolve(m);
+            else reject(new Error(`fuzz worker for ${opts.target}: ${m.message}`));
+          };
+          worker.onerror = (e) => {
+            e.preventDefault();
+            stop();
+            reject(new Error(`fuzz worker for ${opts.target}: ${e.message}`));
+          };
+        },
+      );
+      if (end.type === "done") break;
+      total.failures.push({
+        case: end.index < 0
+          ? (await regressionInputs(opts.target))[-2 - end.index]?.[0] ?? "regression"
+          : end.index,
+        kind: "hang",
+        detail: `still running after ${timeLimitMs} ms; the Worker was terminated`,
+        inputBytes: -1,
+      });
+      if (end.index >= 0) {
+        total.cases++;
+        next = end.index + 1;
+      }
     }
+  };
+  try {
+    await runWorkers();
+  } finally {
+    await Deno.remove(workDir, { recursive: true }).catch(() => {});
   }
   total.wallMs = performance.now() - started;
   return total;

@@ -91,9 +91,19 @@ const CORPUS = new URL("./corpus/", import.meta.url).pathname;
 export const corpusText = (name: string) => Deno.readTextFile(`${CORPUS}${name}`);
 export const corpusBytes = (name: string) => Deno.readFile(`${CORPUS}${name}`);
 
+let caseRoot: string | undefined;
+
+/** Where case files go: a directory the main side removes even when it terminates the Worker. */
+export function setCaseRoot(dir: string): void {
+  caseRoot = dir;
+}
+
 /** A private directory for the Worker's case files, and a writer of one case file. */
 export async function caseFiles(prefix: string) {
-  const dir = await Deno.makeTempDir({ prefix: `sealbatch-fuzz-${prefix}-` });
+  const dir = await Deno.makeTempDir({
+    prefix: `sealbatch-fuzz-${prefix}-`,
+    ...(caseRoot ? { dir: caseRoot } : {}),
+  });
   return {
     dir,
     async write(name: string, bytes: Uint8Array): Promise<string> {

@@ -14,7 +14,7 @@ import {
   type WorkerMessage,
   type WorkerRequest,
 } from "./_harness.ts";
-import { loadTarget, regressionInputs } from "./_targets.ts";
+import { loadTarget, regressionInputs, setCaseRoot } from "./_targets.ts";
 
 const live = () => {
   const m = Deno.memoryUsage();
@@ -67,6 +67,7 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
   const post = (m: WorkerMessage) => self.postMessage(m);
   let target: FuzzTarget;
   try {
+    setCaseRoot(req.workDir);
     target = await loadTarget(req.target);
   } catch (err) {
     post({ type: "error", message: `setup failed: ${(err as Error).stack ?? err}` });
