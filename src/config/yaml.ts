@@ -2,12 +2,114 @@
  * The only module that touches the YAML library. Parsing and validation
  * errors name the file, line and column, and say what was expected.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, parseDocument } from "yaml";
 import type { Document, Node } from "yaml";
 import { inputError, q, type SealbatchError } from "../util/errors.ts";
 import { readTextCapped } from "../util/files.ts";
 
-const MAX_YAML_BYTES = 1024 * 1024;
+/**
+ * Profiles and specs are a few KiB. The YAML library spends ~10 µs per line
+ * of garbage (an error object per line), so size and lines are capped to
+ * keep the worst parse far below a second.
+ */
+const MAX_YAML_BYTES = 64 * 1024;
+const MAX_YAML_LINES = 4000;
+/** The YAML parser recurses once per level; far deeper than any profile, far below the stack. */
+const MAX_DEPTH = 128;
+/** Nodes the document may stand for with its aliases expanded ("billion laughs" bound). */
+const MAX_EXPANDED_NODES = 10_000;
+/** Lexer tokens that mark structure and are not in the source text. */
+const CONTROL_TOKENS = new Set(["\x02", "\x18", "\x1f"]);
+
+/**
+ * Refuse nesting deeper than MAX_DEPTH before parsing: flow brackets plus,
+ * per line, indentation and the block indicators ("- - - x" nests too).
+ */
+function checkDepth(path: string, text: string): void {
+  let flow = 0;
+  let line = 1;
+  let lineDepth = 0;
+  let scalarNext = false;
+  let lineStart = true;
+  for (const token of new Lexer().lex(text)) {
+    if (CONTROL_TOKENS.has(token)) {
+      scalarNext = token === "\x1f";
+      continue;
+    }
+    if (scalarNext) {
+      scalarNext = false;
+    } else if (token === "{" || token === "[") flow++;
+    else if (token === "}" || token === "]") flow = Math.max(0, flow - 1);
+    else if (token === "-" || token === "?" || token === ":") lineDepth++;
+    else if (lineStart && /^[ \t]+$/.test(token)) lineDepth += token.length;
+    lineStart = token.endsWith("\n");
+    if (flow + lineDepth > MAX_DEPTH) {
+      throw inputError(
+        `${path}:${line}: invalid YAML: nested more than ${MAX_DEPTH} levels deep`,
+      );
+    }
+    for (const c of token) if (c === "\n") line++;
+    if (lineStart) lineDepth = 0;
+  }
+}
+
+/**
+ * No mapping may repeat a key (checked here with a set per mapping: the
+ * library's uniqueKeys compares every pair: 8 s for a mapping of 40k
+ * keys). Every alias must name an earlier anchor, and the document with its
+ * aliases expanded must stay small: what an alias bomb multiplies is refused
+ * here, with its position, instead of inside the YAML library.
+ */
+function checkNodes(path: string, doc: Document.Parsed, lines: LineCounter): void {
+  const sizes = new Map<unknown, number>();
+  const at = (node: Node) => {
+    const pos = lines.linePos(node.range?.[0] ?? 0);
+    return `${path}:${pos.line}:${pos.col}`;
+  };
+  const size = (node: unknown): number => {
+    if (node === null || node === undefined) return 0;
+    if (isAlias(node)) {
+      const target = node.resolve(doc);
+      const n = target === undefined ? undefined : sizes.get(target);
+      if (n === undefined) {
+        throw inputError(
+          `${at(node)}: invalid YAML: alias ${q(`*${node.source}`)} names no earlier anchor`,
+        );
+      }
+      return n;
+    }
+    let n = 1;
+    if (isMap(node)) {
+      const keys = new Set<unknown>();
+      for (const pair of node.items) {
+        if (isScalar(pair.key)) {
+          if (keys.has(pair.key.value)) {
+            throw inputError(
+              `${at(pair.key)}: invalid YAML: map keys must be unique (${
+                q(pair.key.value)
+              } repeats)`,
+            );
+          }
+          keys.add(pair.key.value);
+        }
+        n += size(pair.key) + size(pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) n += size(item);
+    }
+    if (n > MAX_EXPANDED_NODES) {
+      throw inputError(
+        `${
+          at(node as Node)
+        }: invalid YAML: more than ${MAX_EXPANDED_NODES} values with its aliases expanded`,
+        { hint: "aliases that repeat aliases multiply; write the values out" },
+      );
+    }
+    sizes.set(node, n);
+    return n;
+  };
+  size(doc.contents);
+}
 
 /** A parsed YAML file whose values can be read with positions for errors. */
 export class YamlFile {
@@ -22,19 +124,31 @@ export class YamlFile {
   }
 
   static parse(path: string, text: string): YamlFile {
+    let lineCount = 1;
+    for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) {
+      if (++lineCount > MAX_YAML_LINES) {
+        throw inputError(`${path}: invalid YAML: more than ${MAX_YAML_LINES} lines`);
+      }
+    }
+    checkDepth(path, text);
     const lines = new LineCounter();
-    // Aliases are bounded so a "billion laughs" document cannot blow up memory.
     const doc = parseDocument(text, {
       lineCounter: lines,
       prettyErrors: false,
-      uniqueKeys: true,
+      uniqueKeys: false,
+      // A collection used as a key is stringified (and refused as an unknown key), not warned about.
+      logLevel: "error",
     });
     const first = doc.errors[0];
     if (first) {
       const pos = lines.linePos(first.pos[0]);
-      const msg = first.message.split("\n")[0] ?? "syntax error";
+      // The library quotes the offending token, which may be most of the file or hold a CR.
+      // deno-lint-ignore no-control-regex
+      const line = (first.message.split(/[\r\n]/)[0] ?? "").replace(/[\x00-\x1f\x7f]/g, "?");
+      const msg = line.length > 200 ? `${line.slice(0, 200)}...` : line || "syntax error";
       throw inputError(`${path}:${pos.line}:${pos.col}: invalid YAML: ${msg}`);
     }
+    checkNodes(path, doc, lines);
     return new YamlFile(path, doc, lines);
   }
 
@@ -69,7 +183,8 @@ export class YamlFile {
 
   /** The document as plain JavaScript values. */
   toJS(): unknown {
-    return this.#doc.toJS({ maxAliasCount: 100 });
+    // checkNodes bounded the expansion already; the library's own count would throw.
+    return this.#doc.toJS({ maxAliasCount: -1 });
   }
 
   /** Start validating the document's top-level mapping. */

@@ -122,7 +122,8 @@ export interface PemBlock {
 
 /** Decode the first PEM block in `text`. */
 export function pemDecode(text: string, what: string): PemBlock {
-  const begin = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n/.exec(text);
+  // Real types are a few words; a bounded one keeps a hostile type out of the messages.
+  const begin = /-----BEGIN ([A-Z0-9 ]{1,64})-----\r?\n/.exec(text);
   if (!begin) throw inputError(`cannot decode ${what}: no PEM block found`);
   const type = begin[1]!;
   const endMarker = `-----END ${type}-----`;

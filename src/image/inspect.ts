@@ -143,7 +143,10 @@ async function probeLuks2(reader: SifReader, part: SifDescriptor): Promise<Luks2
     throw inputError(`${where}: LUKS2 JSON metadata is not valid JSON`);
   }
   const segment = meta?.segments?.["0"];
-  const dataOffset = Number(segment?.offset);
+  const offset: unknown = segment?.offset;
+  const dataOffset = typeof offset === "string" || typeof offset === "number"
+    ? Number(offset)
+    : NaN;
   if (!Number.isSafeInteger(dataOffset) || dataOffset < 2 * hdrSize) {
     throw inputError(`${where}: LUKS2 metadata has no valid data segment`);
   }
@@ -155,8 +158,9 @@ async function probeLuks2(reader: SifReader, part: SifDescriptor): Promise<Luks2
   const uuid = new TextDecoder().decode(head.subarray(168, 208)).replace(/\0.*$/s, "");
   return {
     uuid,
-    cipher: String(segment?.encryption ?? "unknown"),
-    sectorSize: Number(segment?.sector_size ?? 0),
+    // Only what has the right type is reported: String() of a hostile object would throw.
+    cipher: typeof segment?.encryption === "string" ? segment.encryption : "unknown",
+    sectorSize: typeof segment?.sector_size === "number" ? segment.sector_size : 0,
     dataOffset,
     keyslots: Object.keys(meta?.keyslots ?? {}).length,
   };

@@ -20,6 +20,7 @@ const ERR_DENIED = "1 error occurred:\n\t* permission denied\n\n";
 const ERR_INVALID_TOKEN = "2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n";
 const ERR_WRAPPING = "wrapping token is not valid or does not exist";
 const MAX_BODY = 1024 * 1024;
+const HOST_RE = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
 const DEFAULT_TTL_S = 768 * 3600;
 const MOUNT = "secret";
 const WRAP_POLICY = "response-wrapping";
@@ -123,15 +124,39 @@ function sysEnvelope(data: Record<string, unknown>): Record<string, unknown> {
   return { ...data, ...envelope(data, { mount_type: "system" }) };
 }
 
+/**
+ * A request field read as text, the way Vault's weak decoding takes it:
+ * absent is "", numbers and booleans become text, anything else is a 400
+ * (String() of a hostile {"toString": 1} would throw).
+ */
+function textField(value: unknown, name: string): string {
+  if (value === undefined || value === null) return "";
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  throw new HttpError(400, `error converting input for field ${JSON.stringify(name)}`);
+}
+
+/** A request field read as a number: a number or numeric text (NaN for other text). */
+function numberField(value: unknown, name: string): number {
+  if (typeof value === "number") return value;
+  if (typeof value === "string") return Number(value);
+  throw new HttpError(400, `error converting input for field ${JSON.stringify(name)}`);
+}
+
+/** Longer than any lease Vault grants; keeps expiry times valid dates. */
+const MAX_TTL_S = 100 * 365 * 86400;
+
 /** Vault TTLs: integer seconds or a Go duration such as "72h", "1h30m", "90s". */
 export function parseTtlSeconds(value: unknown): number {
   if (value === undefined || value === null || value === "") return 0;
   if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new HttpError(400, "invalid ttl");
+    if (!Number.isFinite(value) || Math.abs(value) > MAX_TTL_S) {
+      throw new HttpError(400, "invalid ttl");
+    }
     return Math.trunc(value);
   }
-  const text = String(value).trim();
-  if (/^-?\d+$/.test(text)) return Number(text);
+  const text = textField(value, "ttl").trim();
+  if (/^-?\d+$/.test(text)) return parseTtlSeconds(Number(text));
   const m = text.match(/^(-?)((?:\d+(?:\.\d+)?(?:h|m|s|ms))+)$/);
   if (!m) throw new HttpError(400, `time: invalid duration ${JSON.stringify(text)}`);
   let seconds = 0;
@@ -145,7 +170,7 @@ export function parseTtlSeconds(value: unknown): number {
       ? n
       : n / 1000;
   }
-  return Math.trunc(m[1] === "-" ? -seconds : seconds);
+  return parseTtlSeconds(m[1] === "-" ? -seconds : seconds);
 }
 
 export class DevVault {
@@ -254,9 +279,21 @@ export class DevVault {
   }
 
   async #handle(req: Request): Promise<Response> {
+    // req.url is built from the Host header and throws for one that is no host.
+    // (HTTP/2 has none: its :authority is checked by the HTTP layer.)
+    const host = req.headers.get("host");
+    if (host !== null && (!HOST_RE.test(host) || !URL.canParse(`http://${host}/`))) {
+      throw new HttpError(400, "invalid Host header");
+    }
     const url = new URL(req.url);
     if (!url.pathname.startsWith("/v1/")) throw new HttpError(404, "");
-    const path = decodeURIComponent(url.pathname.slice(4));
+    let path: string;
+    try {
+      path = decodeURIComponent(url.pathname.slice(4));
+    } catch (err) {
+      if (err instanceof URIError) throw new HttpError(400, "invalid URL escape in the path");
+      throw err;
+    }
     let method = req.method.toUpperCase();
     if (method === "PUT") method = "POST";
     if (method === "GET" && url.searchParams.get("list") === "true") method = "LIST";
@@ -281,7 +318,7 @@ export class DevVault {
 
     // Unauthenticated for the wrapping token itself; validated before any token check.
     if (path === "sys/wrapping/lookup") {
-      return respond(this.#wrapLookup(String(body.token ?? tokenId)));
+      return respond(this.#wrapLookup(textField(body.token ?? tokenId, "token")));
     }
     if (path === "sys/wrapping/unwrap" && body.token === undefined) {
       return respond(this.#unwrap(tokenId));
@@ -357,7 +394,7 @@ export class DevVault {
     }
     if (route("GET", /^auth\/token\/lookup-self$/)) return ok(this.#lookupData(ctx.token!, true));
     if (route("POST", /^auth\/token\/lookup$/)) {
-      const entry = this.#live(String(ctx.body.token ?? ""));
+      const entry = this.#live(textField(ctx.body.token, "token"));
       if (!entry) throw new HttpError(403, "bad token");
       return ok(this.#lookupData(entry, true));
     }
@@ -369,18 +406,22 @@ export class DevVault {
       return { status: 204 };
     }
     if (route("POST", /^auth\/token\/revoke$/)) {
-      this.#revoke(String(ctx.body.token ?? ""));
+      this.#revoke(textField(ctx.body.token, "token"));
       return { status: 204 };
     }
     if (route("POST", /^auth\/token\/revoke-accessor$/)) {
       this.#revoke(this.#byAccessor(ctx.body.accessor).id);
       return { status: 204 };
     }
-    if (route("POST", /^sys\/wrapping\/unwrap$/)) return this.#unwrap(String(ctx.body.token));
+    if (route("POST", /^sys\/wrapping\/unwrap$/)) {
+      return this.#unwrap(textField(ctx.body.token, "token"));
+    }
     if (route("POST", /^sys\/wrapping\/wrap$/)) {
       return ok(envelope(ctx.body, { mount_type: "system" }));
     }
-    if (route("POST", /^sys\/wrapping\/rewrap$/)) return this.#rewrap(String(ctx.body.token ?? ""));
+    if (route("POST", /^sys\/wrapping\/rewrap$/)) {
+      return this.#rewrap(textField(ctx.body.token, "token"));
+    }
     throw new HttpError(
       404,
       `no handler for route ${JSON.stringify(path)}. route entry not found.`,
@@ -388,7 +429,7 @@ export class DevVault {
   }
 
   #byAccessor(accessor: unknown): TokenEntry {
-    const id = this.#accessors.get(String(accessor ?? ""));
+    const id = this.#accessors.get(textField(accessor, "accessor"));
     const entry = id === undefined ? undefined : this.#live(id);
     if (!entry) throw new HttpError(400, "invalid accessor");
     return entry;
@@ -422,7 +463,7 @@ export class DevVault {
     if ((b.no_parent === true || orphanRoute) && !isRoot) {
       throw new HttpError(400, "root or sudo privileges required to create orphan token");
     }
-    const numUses = Number(b.num_uses ?? 0);
+    const numUses = numberField(b.num_uses ?? 0, "num_uses");
     if (!Number.isInteger(numUses)) throw new HttpError(400, "invalid num_uses");
     if (numUses < 0) throw new HttpError(400, "number of uses cannot be negative");
     if (b.type === "batch") {
@@ -430,15 +471,15 @@ export class DevVault {
     }
     if (b.id !== undefined) {
       if (!isRoot) throw new HttpError(400, "root or sudo privileges required to specify token id");
-      if (String(b.id).includes(".")) {
+      if (textField(b.id, "id").includes(".")) {
         throw new HttpError(400, "token IDs can not contain a period");
       }
-      if (this.#tokens.has(String(b.id))) {
+      if (this.#tokens.has(textField(b.id, "id"))) {
         throw new HttpError(400, "cannot create a token with a duplicate ID");
       }
     }
     let policies = Array.isArray(b.policies)
-      ? b.policies.map(String)
+      ? b.policies.map((p) => textField(p, "policies"))
       : typeof b.policies === "string" && b.policies !== ""
       ? b.policies.split(",").map((p) => p.trim())
       : parent.policies.filter((p) => p !== "default");
@@ -462,13 +503,16 @@ export class DevVault {
     let ttlS = ttl > 0 ? ttl : policies.includes("root") ? 0 : DEFAULT_TTL_S;
     if (maxTtl > 0 && (ttlS === 0 || ttlS > maxTtl)) ttlS = maxTtl;
     const meta = b.meta && typeof b.meta === "object"
-      ? Object.fromEntries(Object.entries(b.meta).map(([k, v]) => [k, String(v)]))
+      ? Object.fromEntries(Object.entries(b.meta).map(([k, v]) => [k, textField(v, "meta")]))
       : null;
-    const name = String(b.display_name ?? "").replace(/[^a-zA-Z0-9-]/g, "-").replace(/-+$/, "");
+    const name = textField(b.display_name, "display_name").replace(/[^a-zA-Z0-9-]/g, "-").replace(
+      /-+$/,
+      "",
+    );
     const warnings = policies.filter((p) => p !== "root" && !this.#policies.has(p))
       .map((p) => `Policy ${JSON.stringify(p)} does not exist`);
     const entry = this.#addToken({
-      ...(b.id !== undefined ? { id: String(b.id) } : {}),
+      ...(b.id !== undefined ? { id: textField(b.id, "id") } : {}),
       policies,
       meta,
       displayName: name === "" ? "token" : `token-${name}`,
@@ -628,7 +672,7 @@ export class DevVault {
       if (name === "root" || name === WRAP_POLICY) {
         throw new HttpError(400, `cannot update ${name} policy`);
       }
-      let text = String(ctx.body.policy ?? ctx.body.rules ?? "");
+      let text = textField(ctx.body.policy ?? ctx.body.rules, "policy");
       if (text !== "" && /^[A-Za-z0-9+/=\s]+$/.test(text) && !text.includes("path")) {
         try {
           text = new TextDecoder().decode(
@@ -706,11 +750,15 @@ export class DevVault {
         return { status: 204 };
       case "metadata POST": {
         const e = this.#kv.get(key) ?? this.#newKvEntry(key);
-        if (ctx.body.max_versions !== undefined) e.maxVersions = Number(ctx.body.max_versions);
+        if (ctx.body.max_versions !== undefined) {
+          e.maxVersions = numberField(ctx.body.max_versions, "max_versions");
+        }
         if (ctx.body.cas_required !== undefined) e.casRequired = Boolean(ctx.body.cas_required);
         if (ctx.body.custom_metadata && typeof ctx.body.custom_metadata === "object") {
           e.customMetadata = Object.fromEntries(
-            Object.entries(ctx.body.custom_metadata).map(([k, v]) => [k, String(v)]),
+            Object.entries(ctx.body.custom_metadata).map((
+              [k, v],
+            ) => [k, textField(v, "custom_metadata")]),
           );
         }
         return { status: 204 };
@@ -723,7 +771,7 @@ export class DevVault {
           throw new HttpError(400, "no version number provided");
         }
         const e = this.#kv.get(key);
-        for (const n of versions.map(Number)) {
+        for (const n of versions.map((v) => numberField(v, "versions"))) {
           const v = e?.versions.get(n);
           if (!v) continue;
           if (op === "delete" && v.deletion === "") v.deletion = rfc3339(now());
@@ -749,7 +797,7 @@ export class DevVault {
     }
     if (ctx.method === "POST") {
       if (ctx.body.max_versions !== undefined) {
-        this.#kvConfig.maxVersions = Number(ctx.body.max_versions);
+        this.#kvConfig.maxVersions = numberField(ctx.body.max_versions, "max_versions");
       }
       if (ctx.body.cas_required !== undefined) {
         this.#kvConfig.casRequired = Boolean(ctx.body.cas_required);
@@ -811,7 +859,11 @@ export class DevVault {
     if (cas === undefined || cas === null) {
       if (casRequired) throw new HttpError(400, "check-and-set parameter required for this call");
     } else {
-      const n = typeof cas === "number" ? cas : /^\d+$/.test(String(cas)) ? Number(cas) : NaN;
+      const n = typeof cas === "number"
+        ? cas
+        : typeof cas === "string" && /^\d+$/.test(cas)
+        ? Number(cas)
+        : NaN;
       if (!Number.isInteger(n)) throw new HttpError(400, "error parsing check-and-set parameter");
       if (n !== (existing?.current ?? 0)) {
         throw new HttpError(400, "check-and-set parameter did not match the current version");
@@ -908,7 +960,10 @@ async function readBody(req: Request): Promise<Record<string, unknown>> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    // A client that goes away or breaks the chunked encoding fails the read: its fault, a 400.
+    const { done, value } = await reader.read().catch(() => {
+      throw new HttpError(400, "error reading the request body");
+    });
     if (done) break;
     size += value.length;
     if (size > MAX_BODY) {

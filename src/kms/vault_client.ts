@@ -152,7 +152,7 @@ function sleep(ms: number): Promise<void> {
 function phrasesOf(body: unknown): string[] {
   const errors = (body as { errors?: unknown } | null)?.errors;
   if (!Array.isArray(errors)) return [];
-  const text = errors.map(String).join("\n");
+  const text = errors.filter((e) => typeof e === "string").join("\n");
   return SAFE_PHRASES.filter((p) => text.includes(p));
 }
 
@@ -164,7 +164,9 @@ function why(status: number, phrases: string[], rawErrors: unknown): string {
     return "permission denied (the token is invalid, expired, revoked or used up)";
   }
   if (phrases.length > 0) return phrases.join("; ");
-  const text = Array.isArray(rawErrors) ? rawErrors.map(String).join(" ") : "";
+  const text = Array.isArray(rawErrors)
+    ? rawErrors.filter((e) => typeof e === "string").join(" ")
+    : "";
   if (status === 404 && text.includes("no handler for route")) return "no such mount or endpoint";
   if (status === 404) return "not found";
   if (status === 429) return "Vault is rate limiting requests (HTTP 429)";
@@ -386,7 +388,7 @@ export class VaultClient {
       body: { data, ...(opts.cas !== undefined ? { options: { cas: opts.cas } } : {}) },
       idempotent: opts.cas !== undefined,
     });
-    return Number((res.body?.data as { version?: number } | undefined)?.version ?? 0);
+    return count((res.body?.data as { version?: unknown } | undefined)?.version, "write secret");
   }
 
   /** The secret map at `<mount>/data/<path>`, or null when there is none. */
@@ -431,7 +433,7 @@ export class VaultClient {
     });
     if (res.status === 404) return [];
     const keys = (res.body?.data as { keys?: unknown } | undefined)?.keys;
-    return Array.isArray(keys) ? keys.map(String) : [];
+    return keys === undefined || keys === null ? [] : strings(keys, "list secrets");
   }
 
   // ---- tokens ----
@@ -518,9 +520,9 @@ export class VaultClient {
     }
     const d = (res.body?.data ?? {}) as Record<string, unknown>;
     return {
-      creation_path: String(d.creation_path ?? ""),
-      creation_time: String(d.creation_time ?? ""),
-      creation_ttl: Number(d.creation_ttl ?? 0),
+      creation_path: text(d.creation_path, "look up wrapping token"),
+      creation_time: text(d.creation_time, "look up wrapping token"),
+      creation_ttl: count(d.creation_ttl, "look up wrapping token"),
     };
   }
 
@@ -559,6 +561,28 @@ function malformed(what: string): VaultError {
   return new VaultError(`cannot ${what}: Vault's answer is malformed`, 200, []);
 }
 
+/*
+ * Typed fields of an answer: absent is empty or 0, the wrong JSON type is a
+ * malformed answer (String() of a hostile {"toString": 1} would throw).
+ */
+function text(v: unknown, what: string): string {
+  if (v === undefined || v === null) return "";
+  if (typeof v !== "string") throw malformed(what);
+  return v;
+}
+
+function count(v: unknown, what: string): number {
+  if (v === undefined || v === null) return 0;
+  if (typeof v === "number" && Number.isFinite(v)) return v;
+  if (typeof v === "string" && /^\d{1,15}$/.test(v)) return Number(v);
+  throw malformed(what);
+}
+
+function strings(v: unknown, what: string): string[] {
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw malformed(what);
+  return v;
+}
+
 /** `data.data` of a KV v2 read envelope (also of an unwrapped one). */
 export function kvData(body: Record<string, unknown> | null): Record<string, unknown> {
   const inner = (body?.data as { data?: unknown } | undefined)?.data;
@@ -572,9 +596,9 @@ export function wrapInfo(body: Record<string, unknown> | null, what: string): Wr
   return {
     token: checkToken(w.token, "wrapping token"),
     accessor: w.accessor,
-    ttl: Number(w.ttl ?? 0),
-    creation_time: String(w.creation_time ?? ""),
-    creation_path: String(w.creation_path ?? ""),
+    ttl: count(w.ttl, what),
+    creation_time: text(w.creation_time, what),
+    creation_path: text(w.creation_path, what),
     ...(typeof w.wrapped_accessor === "string" ? { wrapped_accessor: w.wrapped_accessor } : {}),
   };
 }
@@ -587,9 +611,9 @@ export function tokenAuth(body: Record<string, unknown> | null, what: string): T
   return {
     client_token: checkToken(a.client_token, "token"),
     accessor: a.accessor,
-    policies: Array.isArray(a.policies) ? a.policies.map(String) : [],
-    num_uses: Number(a.num_uses ?? 0),
-    lease_duration: Number(a.lease_duration ?? 0),
+    policies: a.policies === undefined || a.policies === null ? [] : strings(a.policies, what),
+    num_uses: count(a.num_uses, what),
+    lease_duration: count(a.lease_duration, what),
   };
 }
 

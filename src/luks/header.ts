@@ -224,7 +224,9 @@ function describe(copy: ParsedCopy, fileSize: number): Omit<
   const reqs = config.requirements === undefined
     ? {}
     : obj(config.requirements, "config.requirements");
-  const mandatory = Array.isArray(reqs.mandatory) ? reqs.mandatory.map(String) : [];
+  const mandatory = Array.isArray(reqs.mandatory)
+    ? reqs.mandatory.map((r, i) => str(r, `config.requirements.mandatory.${i}`))
+    : [];
   return {
     version: 2,
     uuid: copy.uuid,

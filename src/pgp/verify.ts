@@ -38,13 +38,19 @@ export async function verifyDetached(
   } catch (err) {
     throw refusal(`${label}: unreadable signature: ${reason(err)}`);
   }
-  const result = await verify({
-    message: await createMessage({ binary: data }),
-    signature,
-    verificationKeys: key,
-    format: "binary",
-    config: PGP_CONFIG,
-  });
+  let result;
+  try {
+    // openpgp.js reads some packet fields (algorithm enums) only here.
+    result = await verify({
+      message: await createMessage({ binary: data }),
+      signature,
+      verificationKeys: key,
+      format: "binary",
+      config: PGP_CONFIG,
+    });
+  } catch (err) {
+    throw refusal(`${label}: unreadable signature: ${reason(err)}`);
+  }
   if (result.signatures.length !== 1) {
     throw refusal(`${label}: expected exactly one signature, found ${result.signatures.length}`);
   }

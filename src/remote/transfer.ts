@@ -463,7 +463,11 @@ function interrupted(failure: unknown, what: string): SealbatchError {
   );
 }
 
-function parseSizeHash(text: string, what: string): { size: number; sha256: string } | undefined {
+/** The "SIZE HEX" line a remote hash command prints (exported for the fuzz tests). */
+export function parseSizeHash(
+  text: string,
+  what: string,
+): { size: number; sha256: string } | undefined {
   const m = /^(\d+) ([0-9a-f]{64})$/m.exec(text);
   if (!m) return undefined;
   const size = Number(m[1]);

@@ -169,10 +169,13 @@ export function parseSbatch(stdout: string): string {
 }
 
 function slurmError(what: string, stderr: string, code: number): SealbatchError {
-  const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const lines = stderr.split(/[\r\n]+/).map((l) => l.trim()).filter((l) => l !== "");
   const main = lines.find((l) => /error:/.test(l) && /failed/.test(l)) ?? lines.at(-1) ??
     `exit status ${code}`;
-  const detail = main.replace(/^\S+: error: /, "");
+  // The site's text goes to the user's terminal: no control characters, one short line.
+  // deno-lint-ignore no-control-regex
+  const clean = main.replace(/^\S+: error: /, "").replace(/[\x00-\x1f\x7f-\x9f]/g, "?");
+  const detail = clean.length > 300 ? `${clean.slice(0, 297)}...` : clean;
   let hint: string | undefined;
   if (/invalid partition/i.test(stderr)) {
     hint =

@@ -45,9 +45,23 @@ export const usageError = (m: string, o?: ErrorOptions) => new SealbatchError("u
 export const inputError = (m: string, o?: ErrorOptions) => new SealbatchError("input", m, o);
 export const refusal = (m: string, o?: ErrorOptions) => new SealbatchError("refused", m, o);
 
-/** Quote a user-supplied value the same way in every message. */
+/** Longest value a message quotes whole; a hostile megabyte must not become the message. */
+const MAX_QUOTED = 256;
+
+/**
+ * Quote a user-supplied value the same way in every message (its middle cut
+ * when long). Plain data (parsed JSON or YAML) is shown as JSON: String() of
+ * a hostile {"toString": 1} would throw.
+ */
 export function q(value: unknown): string {
-  return JSON.stringify(String(value));
+  const plain = typeof value === "object" && value !== null &&
+    [Object.prototype, Array.prototype, null].includes(Object.getPrototypeOf(value));
+  const text = plain ? JSON.stringify(value) : String(value);
+  if (text.length <= MAX_QUOTED) return JSON.stringify(text);
+  const keep = MAX_QUOTED / 2;
+  return `${JSON.stringify(text.slice(0, keep))}...${
+    JSON.stringify(text.slice(-keep))
+  } (${text.length} characters)`;
 }
 
 /** A short, single-line reason from any thrown value; never a stack. */
