@@ -165,7 +165,7 @@ EOF
     return 0
   fi
   /usr/sbin/sshd -t -f "$SITE/sshd/sshd_config"
-  /usr/sbin/sshd -f "$SITE/sshd/sshd_config" -E "$SITE/log/sshd.log" 9>&-
+  /usr/sbin/sshd -f "$SITE/sshd/sshd_config" -E "$SITE/log/sshd.log"
   wait_for 10 sshd alive "$SITE/run/sshd.pid"
   printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$SITE/sshd/ssh_host_ed25519_key.pub")" \
     >"$SITE/client/known_hosts"
@@ -184,7 +184,7 @@ start_munge() {
   setpriv --reuid munge --regid munge --init-groups /usr/sbin/munged \
     --key-file="$SITE/munge/munge.key" --socket="$SITE/munge-run/munge.socket" \
     --pid-file="$SITE/munge-run/munged.pid" --log-file="$SITE/munge/munged.log" \
-    --seed-file="$SITE/munge/munged.seed" 9>&-
+    --seed-file="$SITE/munge/munged.seed"
   wait_for 10 munged test -S "$SITE/munge-run/munge.socket"
 }
 
@@ -288,13 +288,13 @@ EOF
 start_slurm() {
   write_slurm_conf
   if ! alive "$SITE/run/slurmctld.pid"; then
-    /usr/sbin/slurmctld -f "$SLURM_CONF" 9>&-
+    /usr/sbin/slurmctld -f "$SLURM_CONF"
     wait_for 20 slurmctld scontrol ping
   elif [ "$SLURM_CONF" -nt "$SITE/run/slurmctld.pid" ]; then
     scontrol reconfigure >/dev/null && touch "$SITE/run/slurmctld.pid"
   fi
   if ! alive "$SITE/run/slurmd.pid"; then
-    /usr/sbin/slurmd -f "$SLURM_CONF" -N "$NODE_NAME" 9>&-
+    /usr/sbin/slurmd -f "$SLURM_CONF" -N "$NODE_NAME"
     wait_for 20 slurmd alive "$SITE/run/slurmd.pid"
   fi
   local state
@@ -321,7 +321,7 @@ make_key() { # kind name dir
 source_hash() {
   (
     cd "$ROOT"
-    find main.ts deno.json deno.lock src scripts/build.ts scripts/permissions.ts -type f -print0 |
+    find main.ts deno.json deno.lock src scripts/build.ts scripts/permissions.ts scripts/test-site.sh -type f -print0 |
       LC_ALL=C sort -z | xargs -0 sha256sum
     "$DENO" --version | head -n 1
   ) | sha256sum | cut -d' ' -f1
@@ -397,8 +397,8 @@ install_wrapper() {
 #!/bin/sh
 # decrypt_and_execute of the sealbatch test sites (scripts/test-site.sh): each site has its own job
 # user and its own installed node side; the sudo rule for that user names exactly that copy.
-[ -d "$SITES/\$(id -un)" ] || exec sudo -n /usr/local/sbin/sealbatch-node node decrypt-and-execute "\$@" # TRANSITION
-exec sudo -n "$SITES/\$(id -un)/lib/sealbatch-node" node decrypt-and-execute "\$@"
+if [ -d "$SITES/\$(id -un)" ]; then exec sudo -n "$SITES/\$(id -un)/lib/sealbatch-node" node decrypt-and-execute "\$@"; fi
+exec sudo -n /usr/local/sbin/sealbatch-node node decrypt-and-execute "\$@" # TRANSITION
 EOF
   if [ "$SITE" != "$SITES/$SITE_USER" ]; then ln -sfn "$SITE" "$SITES/$SITE_USER"; fi
   local rule=/etc/sudoers.d/sealbatch-test-$SITE_USER
@@ -449,7 +449,7 @@ start_vault() {
   # while the server runs on.
   install -m 0600 /dev/null "$SITE/vault/out"
   setsid -f "$DENO" run -q --no-prompt -P=sealbatch --config "$ROOT/deno.json" "$ROOT/main.ts" \
-    kms dev-server --listen "127.0.0.1:$port" >"$SITE/vault/out" 2>>"$SITE/log/vault.log" </dev/null 3>&- 9>&-
+    kms dev-server --listen "127.0.0.1:$port" >"$SITE/vault/out" 2>>"$SITE/log/vault.log" </dev/null
   wait_for 20 "the development Vault" grep -q '^Root Token: ' "$SITE/vault/out"
   pgrep -f -n -- "--listen 127.0.0.1:$port" >"$SITE/run/vault.pid" || die "the development Vault did not stay up"
   (umask 077 && sed -n 's/^Root Token: //p' "$SITE/vault/out" >"$SITE/client/vault-token")
@@ -576,9 +576,11 @@ up)
     if [ "$fd" -gt 2 ] && [ "$fd" != 255 ]; then eval "exec $fd>&-"; fi
   done
   install -d -m 0755 -o root -g root "$SITES"
-  # One `up` at a time on this machine: ports and the shared wrapper are picked consistently.
-  exec 9>"$SITES/.lock"
-  flock 9
+  # One `up` at a time on this machine: ports and the shared wrapper are picked consistently. The
+  # lock is held by flock itself (-o): no daemon started below can inherit it.
+  if [ "${SEALBATCH_SITE_LOCKED:-}" != "$SITES" ]; then
+    exec env SEALBATCH_SITE_LOCKED="$SITES" flock -o "$SITES/.up.lock" bash "$0" up
+  fi
   reap_orphans
   make_site_dir
   install_packages

@@ -81,6 +81,9 @@ export async function startSshd(
       "MaxSessions 100",
       "Subsystem sftp internal-sftp",
       opts.extraConfig ?? "",
+      // The site's own Slurm, as its sshd sets it (each test site has its own cluster). After the
+      // extra lines: sshd takes the first SetEnv only, and a test's own wins.
+      env.SITE_SLURM_CONF ? `SetEnv SLURM_CONF=${env.SITE_SLURM_CONF}` : "",
     ].join("\n") + "\n",
   );
   const sshd = ["/usr/sbin/sshd", "-D", "-f", `${dir}/sshd_config`, "-E", `${dir}/sshd.log`];
