@@ -263,6 +263,7 @@ export async function decryptAndExecute(
       cwd: jobDir,
       dir,
       env: scriptEnv(config, manifest, job.slurmJob, configPath(input)),
+      sealed: manifest?.results !== undefined,
     });
     const signer = verified.fingerprint.toUpperCase();
     const results = manifest?.results;

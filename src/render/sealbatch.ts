@@ -13,8 +13,13 @@
  *   node wipe-keys; exit with the command's status
  *
  * Only fixed progress lines ("sealbatch: ...") reach the Slurm log: it lies on
- * the shared file system. Every value the script carries is single-quoted;
- * the credentials sit in a here-doc with a quoted delimiter (no expansion).
+ * the shared file system. The script's own stderr (bash's messages, which
+ * quote command lines, e.g. when the command dies by a signal) goes into
+ * job.stderr inside the output container from the moment that is open; the
+ * progress lines travel on fd 3, which the command does not get. The node
+ * side filters what is left (see PROGRESS_LINE). Every value the script
+ * carries is single-quoted; the credentials sit in a here-doc with a quoted
+ * delimiter (no expansion).
  */
 import { inputError } from "../util/errors.ts";
 import { sh } from "../remote/quote.ts";
@@ -46,6 +51,27 @@ export const IMAGE_KEY = "image";
 const IMAGE_INPUT = "/input";
 const IMAGE_OUTPUT = "/output";
 const MiB = 1024 * 1024;
+
+/** What the script says (`say`, `fail`): fixed texts, the only lines it writes to the Slurm log. */
+const PROGRESS = [
+  "keys fetched",
+  "keys wiped",
+  "data opened",
+  "job started",
+  "job ended with status \\d{1,3}",
+  "results sealed",
+  "(fetching the keys|opening the input|opening the output|sealing the results|closing the input) failed",
+];
+
+/**
+ * A line the node side lets through from a sealed-results job's script to the
+ * Slurm log: a progress line of the script, or the one-line error (and hint)
+ * of a sealbatch node command, which never carries data or file names of the
+ * decrypted side. Everything else is withheld.
+ */
+export const PROGRESS_LINE = new RegExp(
+  `^(sealbatch: (${PROGRESS.join("|")})|sealbatch: error: [^\\n]*|hint: [^\\n]*)$`,
+);
 
 /**
  * {input} {output} {image} become quoted expansions of exported variables, so
@@ -88,7 +114,7 @@ export function renderSealbatchScript(input: RenderInput): string {
   const run = input.image === undefined
     ? [
       `export SEALBATCH_INPUT="$IN" SEALBATCH_OUTPUT="$OUT"`,
-      `(cd "$OUT" && exec bash -c ${command}) >"$OUT/job.stdout" 2>"$OUT/job.stderr" </dev/null`,
+      `(cd "$OUT" && exec bash -c ${command}) >"$OUT/job.stdout" 2>>"$OUT/job.stderr" </dev/null 3>&-`,
     ]
     : [
       `export SEALBATCH_INPUT=${sh(IMAGE_INPUT)} SEALBATCH_OUTPUT=${sh(IMAGE_OUTPUT)} ` +
@@ -96,7 +122,7 @@ export function renderSealbatchScript(input: RenderInput): string {
       `eval "set -- "${command}`,
       `sb node run-image --pem-file "$KEYS"/${sh(IMAGE_KEY)} ` +
       `--bind "$IN:${IMAGE_INPUT}:ro" --bind "$OUT:${IMAGE_OUTPUT}" ` +
-      `"$SEALBATCH_IMAGE" -- "$@" >"$OUT/job.stdout" 2>"$OUT/job.stderr" </dev/null`,
+      `"$SEALBATCH_IMAGE" -- "$@" >"$OUT/job.stdout" 2>>"$OUT/job.stderr" </dev/null 3>&-`,
     ];
   const lines = [
     "#!/bin/bash",
@@ -109,9 +135,13 @@ export function renderSealbatchScript(input: RenderInput): string {
     "JOB_DIR=$PWD",
     'IN="$W/input" OUT="$W/output" KEYS="$W/keys"',
     "in_open=0 out_open=0",
-    "say() { printf 'sealbatch: %s\\n' \"$1\" >&2; }",
+    // fd 3: the progress channel to the node side; fd 2 moves into the results below.
+    "exec 3>&2",
+    "say() { printf 'sealbatch: %s\\n' \"$1\" >&3; }",
     'fail() { say "$1"; exit 1; }',
     "cleanup() {",
+    // Back to the node's channel: a file open inside $OUT would keep it busy.
+    "  exec 2>&3",
     '  if [ "$out_open" = 1 ]; then sb node data close --mount-point "$OUT" --discard >/dev/null; fi',
     '  if [ "$in_open" = 1 ]; then sb node data close --mount-point "$IN" --discard >/dev/null; fi',
     '  if [ -d "$KEYS" ]; then sb node wipe-keys "$KEYS" >/dev/null && say "keys wiped"; fi',
@@ -136,6 +166,8 @@ export function renderSealbatchScript(input: RenderInput): string {
     `--mount-point "$OUT" >/dev/null || fail "opening the output failed"`,
     "out_open=1",
     'say "data opened"',
+    // From here on, whatever bash or a program reports goes into the sealed results.
+    'exec 2>>"$OUT/job.stderr"',
     "",
     'say "job started"',
     ...run,
@@ -143,6 +175,7 @@ export function renderSealbatchScript(input: RenderInput): string {
     'printf \'%s\\n\' "$status" >"$OUT/job.status"',
     'say "job ended with status $status"',
     "",
+    "exec 2>&3",
     `sb node data close --mount-point "$OUT" --seal-to "$JOB_DIR"/${sh(input.results)} ` +
     `>/dev/null || fail "sealing the results failed"`,
     "out_open=0",

@@ -14,6 +14,8 @@ export interface ExecOptions {
   stdin?: Uint8Array | string | ReadableStream<Uint8Array>;
   /** Stream stdout into this sink instead of capturing it (bulk transfers). */
   stdoutTo?: WritableStream<Uint8Array>;
+  /** Stream stderr into this sink instead of capturing it (the error then has no detail). */
+  stderrTo?: WritableStream<Uint8Array>;
   /** Extra variables for this child only. */
   env?: Record<string, string>;
   cwd?: string;
@@ -113,7 +115,7 @@ export async function exec(
       clearEnv: true,
       stdin: opts.stdin === undefined ? "null" : "piped",
       stdout: opts.inherit && !opts.stdoutTo ? "inherit" : "piped",
-      stderr: opts.inherit === "both" ? "inherit" : "piped",
+      stderr: opts.inherit === "both" && !opts.stderrTo ? "inherit" : "piped",
       ...(opts.signal && !opts.processGroup ? { signal: opts.signal } : {}),
       ...(opts.processGroup ? { detached: true } : {}),
     }).spawn();
@@ -173,7 +175,9 @@ export async function exec(
     : opts.inherit
     ? Promise.resolve(new Uint8Array())
     : new Response(child.stdout).bytes();
-  const stderrP = opts.inherit === "both"
+  const stderrP = opts.stderrTo
+    ? child.stderr.pipeTo(opts.stderrTo).then(() => "")
+    : opts.inherit === "both"
     ? Promise.resolve("")
     : collectLines(child.stderr, opts.onStderrLine);
   const [status, stdout, stderr] = await Promise.all([child.status, stdoutP, stderrP, writing]);
