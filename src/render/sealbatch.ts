@@ -5,8 +5,9 @@
  * private directory on node-local memory:
  *
  *   credentials (quoted here-doc) -> 0600 file -> node fetch-keys -> keys
- *   node data open input.img, and output.img --create (the node makes the
- *     output side itself: nothing for it travels from the client)
+ *   node data open input.img (the node's verified copy, $SEALBATCH_INPUTS),
+ *     and output.img --create (the node makes the output side itself:
+ *     nothing for it travels from the client)
  *   the command, stdout/stderr/status into job.stdout/job.stderr/job.status
  *     inside the output container
  *   node data close output (-> output.results.img), input (--discard)
@@ -118,7 +119,7 @@ export function renderSealbatchScript(input: RenderInput): string {
     ]
     : [
       `export SEALBATCH_INPUT=${sh(IMAGE_INPUT)} SEALBATCH_OUTPUT=${sh(IMAGE_OUTPUT)} ` +
-      `SEALBATCH_IMAGE="$JOB_DIR"/${sh(input.image.file)}`,
+      `SEALBATCH_IMAGE="$INPUTS"/${sh(input.image.file)}`,
       `eval "set -- "${command}`,
       `sb node run-image --pem-file "$KEYS"/${sh(IMAGE_KEY)} ` +
       `--bind "$IN:${IMAGE_INPUT}:ro" --bind "$OUT:${IMAGE_OUTPUT}" ` +
@@ -133,6 +134,8 @@ export function renderSealbatchScript(input: RenderInput): string {
     'W=${SEALBATCH_WORK_DIR:?"sealbatch: not started by sealbatch node decrypt-and-execute"}',
     'export TMPDIR="$W"',
     "JOB_DIR=$PWD",
+    // The node's verified copies of input.img and image.sif; the shared ones may have changed since.
+    'INPUTS=${SEALBATCH_INPUTS:?"sealbatch: the node gave no verified inputs"}',
     'IN="$W/input" OUT="$W/output" KEYS="$W/keys"',
     "in_open=0 out_open=0",
     // fd 3: the progress channel to the node side; fd 2 moves into the results below.
@@ -157,7 +160,7 @@ export function renderSealbatchScript(input: RenderInput): string {
     '  fail "fetching the keys failed"',
     'rm -f "$W/credentials.json"',
     'say "keys fetched"',
-    `sb node data open ${sh(input.input)} --key-file "$KEYS"/${sh(LUKS_KEY)} ` +
+    `sb node data open "$INPUTS"/${sh(input.input)} --key-file "$KEYS"/${sh(LUKS_KEY)} ` +
     `--mount-point "$IN" >/dev/null || fail "opening the input failed"`,
     "in_open=1",
     `sb node data open ${sh(input.output)} --create ${

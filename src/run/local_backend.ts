@@ -107,7 +107,10 @@ export class LocalBackend implements Backend {
     remoteDir: string,
     onProgress?: (file: string, done: number, total: number) => void,
   ): Promise<UploadResult[]> {
-    await Deno.mkdir(remoteDir, { recursive: true });
+    // 0700 whatever the umask, as an upload over SSH makes it: the node refuses a job
+    // directory that others can write.
+    await Deno.mkdir(remoteDir, { recursive: true, mode: 0o700 });
+    await Deno.chmod(remoteDir, 0o700);
     const results: UploadResult[] = [];
     // In order, one after the other: the last file appears after all the others.
     for (const local of files) {
