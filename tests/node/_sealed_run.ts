@@ -6,7 +6,7 @@
  * log however the job ends.
  */
 import { loadJobSpec } from "../../src/config/job_spec.ts";
-import { startDevServer } from "../../src/kms/dev_server.ts";
+import { DevVault } from "../../src/kms/dev_server.ts";
 import { VaultClient } from "../../src/kms/vault_client.ts";
 import { writeKeyPair } from "../../src/pgp/keygen.ts";
 import { LocalBackend } from "../../src/run/local_backend.ts";
@@ -22,6 +22,15 @@ export { MEMORY_AVAILABLE } from "../run/_memory.ts";
 
 /** In the input's only file name and contents: must never show up in the log. */
 export const INPUT_MARKER = "patient-7f3a9c";
+
+/** What a test may do once the job has run, before everything is removed. */
+export interface AfterRun {
+  backend: LocalBackend;
+  /** The job's directory in the stand-in shared file system. */
+  jobDir: string;
+  /** Requests the Vault stand-in has answered so far. */
+  vaultRequests(): number;
+}
 
 export interface SealedRun {
   /** The Slurm log (slurm-ID.out) as the shared side sees it. */
@@ -46,10 +55,20 @@ async function readTree(dir: string | undefined): Promise<Record<string, string>
 }
 
 /** Run `command` (a job spec command) as a sealed job; returns the log and results. */
-export async function sealedRun(command: string): Promise<SealedRun> {
+export async function sealedRun(
+  command: string,
+  after?: (run: AfterRun) => Promise<void>,
+): Promise<SealedRun> {
   await using mem = await memoryDir();
   await using tmp = await tempDir("sealbatch-sealed-run");
-  const vault = await startDevServer({ hostname: "127.0.0.1", port: 0, rootToken: "root-log" });
+  // The development server's Vault, behind a counter of the requests it answers.
+  const dev = new DevVault("root-log");
+  let requests = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    requests++;
+    return dev.handle(req);
+  });
+  const vault = { addr: `http://127.0.0.1:${server.addr.port}`, shutdown: () => server.shutdown() };
   const client = await VaultClient.connect({ addr: vault.addr }, "root-log");
   const user = localUser();
   const you = await writeKeyPair({
@@ -105,6 +124,7 @@ export async function sealedRun(command: string): Promise<SealedRun> {
       if (/^slurm-.*\.out$/.test(e.name)) log += await Deno.readTextFile(`${dir}/${e.name}`);
     }
     const results = await readTree(outcome instanceof Error ? undefined : outcome.outputs);
+    await after?.({ backend, jobDir: dir, vaultRequests: () => requests });
     return { log, outcome, results };
   } finally {
     await backend[Symbol.asyncDispose]();
