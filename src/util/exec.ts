@@ -14,6 +14,11 @@ export interface ExecOptions {
   stdin?: Uint8Array | string | ReadableStream<Uint8Array>;
   /** Stream stdout into this sink instead of capturing it (bulk transfers). */
   stdoutTo?: WritableStream<Uint8Array>;
+  /**
+   * Keep only the first N bytes of stdout, then close it: a child still writing
+   * ends by SIGPIPE (exit 141), which the caller lists in okCodes.
+   */
+  stdoutMax?: number;
   /** Stream stderr into this sink instead of capturing it (the error then has no detail). */
   stderrTo?: WritableStream<Uint8Array>;
   /** Extra variables for this child only. */
@@ -96,6 +101,21 @@ async function collectLines(
   return all;
 }
 
+async function readAtMost(stream: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array> {
+  const out = new Uint8Array(max);
+  let have = 0;
+  const reader = stream.getReader();
+  while (have < max) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    const take = Math.min(value.length, max - have);
+    out.set(value.subarray(0, take), have);
+    have += take;
+  }
+  await reader.cancel().catch(() => {});
+  return out.slice(0, have);
+}
+
 function lastLines(text: string, n = 3): string {
   return text.split("\n").map((l) => l.trim()).filter((l) => l !== "").slice(-n).join("; ");
 }
@@ -174,6 +194,8 @@ export async function exec(
     ? child.stdout.pipeTo(opts.stdoutTo).then(() => new Uint8Array())
     : opts.inherit
     ? Promise.resolve(new Uint8Array())
+    : opts.stdoutMax !== undefined
+    ? readAtMost(child.stdout, opts.stdoutMax)
     : new Response(child.stdout).bytes();
   const stderrP = opts.stderrTo
     ? child.stderr.pipeTo(opts.stderrTo).then(() => "")
