@@ -52,6 +52,8 @@ async function copyVerified(
   const drop = onCleanup(() => Deno.remove(tmp).catch(() => {}));
   try {
     await Deno.copyFile(from, tmp);
+    // 0600 whatever the source's mode, as an upload over SSH (umask 077) leaves it.
+    await Deno.chmod(tmp, 0o600);
     const copied = await sha256File(tmp);
     if (copied !== sha256) {
       throw new SealbatchError("remote", `copy of ${q(from)} to ${q(to)} does not verify`);

@@ -45,6 +45,7 @@ async function prepareJob(f: Fixture, name: string, tmpfs: string) {
   await Deno.mkdir(`${src}/in`, { recursive: true });
   await Deno.writeTextFile(`${src}/in/a.txt`, `${INPUT_TEXT}\n`);
   await Deno.mkdir(jobDir);
+  await Deno.chmod(jobDir, 0o755); // exact, whatever a parallel test's umask
   const key = `${f.dir}/${name}.key`;
   const common = { size: "auto" as const, revealNames: true, workBase: tmpfs };
   await sealDirectory({
