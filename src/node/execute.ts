@@ -11,7 +11,7 @@
  * reference flavour) write where their script says, as on the reference site.
  */
 import { exec } from "../util/exec.ts";
-import { PROGRESS_LINE } from "../render/sealbatch.ts";
+import { HINT_LINE, PROGRESS_LINE } from "../render/sealbatch.ts";
 import { writeSecretFile } from "../util/secret_file.ts";
 import type { PrivateDir } from "../util/secret_file.ts";
 import type { Account } from "./account.ts";
@@ -34,31 +34,39 @@ const ANY_EXIT = Array.from({ length: 256 }, (_, i) => i);
 /** Lines longer than this are not progress lines; they are withheld unread. */
 const MAX_LINE = 4096;
 
-/** Pass a line on to our stderr (the Slurm log) only when it is a progress line. */
-function forwardProgress(line: string): void {
-  if (line.length <= MAX_LINE && PROGRESS_LINE.test(line)) {
-    const bytes = new TextEncoder().encode(`${line}\n`);
-    for (let at = 0; at < bytes.length;) at += Deno.stderr.writeSync(bytes.subarray(at));
-  }
+/** Our stderr is the Slurm log. */
+function toLog(line: string): void {
+  const bytes = new TextEncoder().encode(`${line}\n`);
+  for (let at = 0; at < bytes.length;) at += Deno.stderr.writeSync(bytes.subarray(at));
 }
 
-/** A sink that splits a stream into lines for `forwardProgress`; overlong lines are dropped whole. */
+/**
+ * A sink that passes on progress lines only (and the `hint:` line right after
+ * a sealbatch error); overlong lines are dropped whole, unread.
+ */
 function progressSink(): WritableStream<Uint8Array> {
   const decoder = new TextDecoder();
   let pending = "";
   let overlong = false;
+  let afterError = false;
+  const forward = (line: string) => {
+    const progress = PROGRESS_LINE.test(line);
+    if (progress || (afterError && HINT_LINE.test(line))) toLog(line);
+    afterError = progress && line.startsWith("sealbatch: error: ");
+  };
   return new WritableStream({
     write(chunk) {
       const lines = (pending + decoder.decode(chunk, { stream: true })).split("\n");
       pending = lines.pop() ?? "";
       for (const line of lines) {
-        if (!overlong) forwardProgress(line);
+        if (!overlong && line.length <= MAX_LINE) forward(line);
+        else afterError = false;
         overlong = false;
       }
       if (pending.length > MAX_LINE) [pending, overlong] = ["", true];
     },
     close() {
-      if (!overlong && pending !== "") forwardProgress(pending);
+      if (!overlong && pending !== "" && pending.length <= MAX_LINE) forward(pending);
     },
   });
 }

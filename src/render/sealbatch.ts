@@ -66,13 +66,15 @@ const PROGRESS = [
 
 /**
  * A line the node side lets through from a sealed-results job's script to the
- * Slurm log: a progress line of the script, or the one-line error (and hint)
- * of a sealbatch node command, which never carries data or file names of the
- * decrypted side. Everything else is withheld.
+ * Slurm log: a progress line of the script, or the one-line error of a
+ * sealbatch node command, which never carries data or file names of the
+ * decrypted side (its `hint:` line passes right after it: HINT_LINE).
+ * Everything else is withheld.
  */
 export const PROGRESS_LINE = new RegExp(
-  `^(sealbatch: (${PROGRESS.join("|")})|sealbatch: error: [^\\n]*|hint: [^\\n]*)$`,
+  `^sealbatch: (${PROGRESS.join("|")}|error: [^\\n]*)$`,
 );
+export const HINT_LINE = /^hint: [^\n]*$/;
 
 /**
  * {input} {output} {image} become quoted expansions of exported variables, so
