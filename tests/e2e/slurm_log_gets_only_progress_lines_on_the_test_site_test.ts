@@ -3,7 +3,8 @@
  * command dies by a signal (SIGABRT, as in CI), and one that is scancel'ed by
  * Slurm itself. The log on the shared side holds the node's fixed progress
  * lines, Slurm's own cancellation line, and nothing of the command line.
- * (The time limit, the OOM killer's SIGKILL and a node side crash are played
+ * The same for a job that reaches its time limit (it lowers its own to one
+ * minute: the slowest test here). (The OOM killer's SIGKILL and a node side crash are played
  * with real signals on the local executor: tests/node/slurm_log_gets_only_
  * progress_lines_however_the_job_ends_test.ts.)
  */
@@ -30,6 +31,12 @@ for (
       "a job scancel'ed by Slurm",
       ": leak-probe-scancel-e2e; scancel $SLURM_JOB_ID; sleep 60",
       "leak-probe-scancel-e2e",
+    ],
+    // The job lowers its own time limit to the minimum (1 minute): Slurm ends it as at any time limit.
+    [
+      "a job at its time limit",
+      ": leak-probe-timeout-e2e; scontrol update JobId=$SLURM_JOB_ID TimeLimit=1; sleep 300",
+      "leak-probe-timeout-e2e",
     ],
   ] as const
 ) {
