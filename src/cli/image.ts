@@ -36,6 +36,12 @@ export function formatReport(r: ImageReport): string {
       `luks2:        ${r.luks2.cipher}, sector ${r.luks2.sectorSize}, data at ${r.luks2.dataOffset}, ${r.luks2.keyslots} keyslot(s), uuid ${r.luks2.uuid}`,
     );
   }
+  if (r.gocryptfs) {
+    const g = r.gocryptfs;
+    lines.push(
+      `gocryptfs:    ${g.cipher}, ${g.creator}, gocryptfs.conf + encrypted ${g.file} (${g.bytes} bytes)`,
+    );
+  }
   if (r.encrypted) {
     lines.push(
       `key:          ${

@@ -10,6 +10,8 @@ import { exec } from "../util/exec.ts";
 import { makePrivateDir, readSecretFile } from "../util/secret_file.ts";
 import { MAX_CRYPTO_MESSAGE_BYTES, unwrapImageKey } from "./crypto_message.ts";
 import { importPrivateKeyPem } from "./keys.ts";
+import { probeGocryptfs } from "./gocryptfs.ts";
+import type { GocryptfsReport } from "./gocryptfs.ts";
 import {
   CryptoFormat,
   CryptoMessageType,
@@ -68,6 +70,8 @@ export interface ImageReport {
   primaryPartition: { id: number; fsType: string; arch: string; size: number } | null;
   keyMessage: { id: number; size: number } | null;
   luks2: Luks2Report | null;
+  /** The gocryptfs volume's layout, checked (see gocryptfs.ts). */
+  gocryptfs: GocryptfsReport | null;
   keyCheck: KeyCheck | null;
 }
 
@@ -220,6 +224,7 @@ export async function inspectImage(path: string, opts: InspectOptions = {}): Pro
 
   let format: ImageFormat = "other";
   let luks2: Luks2Report | null = null;
+  let gocryptfs: GocryptfsReport | null = null;
   if (part?.partition) {
     const fs = part.partition.fsType;
     if (fs === FsType.EncryptedSquashfs) {
@@ -234,6 +239,8 @@ export async function inspectImage(path: string, opts: InspectOptions = {}): Pro
           }: partition ${part.id} is marked "Gocryptfs squashfs" but is not a squashfs`,
         );
       }
+      // The mark and the magic prove nothing: the volume's layout must be there too.
+      gocryptfs = await probeGocryptfs(path, part.offset, part.id);
     } else if (fs >= FsType.Squashfs && fs <= FsType.Raw) {
       format = "plain";
     }
@@ -288,6 +295,7 @@ export async function inspectImage(path: string, opts: InspectOptions = {}): Pro
       : null,
     keyMessage: message ? { id: message.id, size: message.size } : null,
     luks2,
+    gocryptfs,
     keyCheck,
   };
 }

@@ -1,12 +1,16 @@
 /**
  * Everything the decrypted manifest promises, checked before the script runs:
  * account, expiry, inputs (SHA-256), and finally the nonce is claimed.
+ *
+ * Each input is opened once on the shared file system and copied into the
+ * node's private work directory while it is hashed (job_files.ts); the job
+ * gets only the copies ($SEALBATCH_INPUTS), so no swap after the check counts.
  */
-import { q, reason, refusal, SealbatchError } from "../util/errors.ts";
-import { sha256File } from "../util/files.ts";
+import { q, reason, refusal } from "../util/errors.ts";
 import { readManifest } from "../job/manifest.ts";
 import type { Manifest } from "../job/manifest.ts";
 import { assertNonceUnused, claimNonce } from "./nonce_store.ts";
+import { copyJobFile, freeBytes } from "./job_files.ts";
 
 export interface ManifestCheck {
   payload: string;
@@ -17,6 +21,29 @@ export interface ManifestCheck {
   stateDir: string;
   acceptUnmanifested: boolean;
   now: Date;
+  /** Private directory (node-local, 0700) that receives the verified copies of the inputs. */
+  copies: string;
+  /** The job's account: it must own the inputs, and gets the copies (when we are root). */
+  account: { uid: number; gid: number };
+}
+
+/** Room left in private storage beyond the copies: the job needs some to work in. */
+const MARGIN = 16 * 1024 * 1024;
+
+/** Directories on the way to an input: real directories, never links (made again below `copies`). */
+async function checkDirs(c: ManifestCheck, path: string, label: string): Promise<void> {
+  const parts = path.split("/").slice(0, -1);
+  for (let i = 1; i <= parts.length; i++) {
+    const sub = parts.slice(0, i).join("/");
+    const info = await Deno.lstat(`${c.jobDir}/${sub}`).catch(() => undefined);
+    if (!info?.isDirectory || info.isSymlink) {
+      throw refusal(`${label} is refused: ${q(sub)} is not a directory of the job`);
+    }
+    await Deno.mkdir(`${c.copies}/${sub}`, { mode: 0o700 }).catch((err) => {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    });
+    if (Deno.uid() === 0) await Deno.chown(`${c.copies}/${sub}`, c.account.uid, c.account.gid);
+  }
 }
 
 /** Returns the manifest, or undefined for an accepted script without one. */
@@ -40,27 +67,22 @@ export async function checkManifest(c: ManifestCheck): Promise<Manifest | undefi
     throw refusal(`job ${q(m.job)} expired at ${m.not_after}`);
   }
   await assertNonceUnused(c.stateDir, m);
-  const root = await Deno.realPath(c.jobDir);
+  let room = await freeBytes(c.copies) - MARGIN;
+  const owner = Deno.uid() === 0 ? { owner: c.account } : {};
   for (const [path, want] of Object.entries(m.inputs)) {
-    let got: string;
-    try {
-      // Resolved inside the job directory and regular: root must not hash files
-      // elsewhere for the user (that would confirm guesses about their content).
-      const real = await Deno.realPath(`${c.jobDir}/${path}`);
-      if (!real.startsWith(`${root}/`)) throw new Error("it leads outside the job directory");
-      if (!(await Deno.stat(real)).isFile) throw new Error("not a regular file");
-      got = await sha256File(real);
-    } catch (err) {
-      const why = err instanceof Deno.errors.NotFound
-        ? "no such file"
-        : err instanceof SealbatchError
-        ? err.message
-        : reason(err);
-      throw refusal(`input ${q(path)} of job ${q(m.job)} cannot be read: ${why}`);
-    }
+    const label = `input ${q(path)} of job ${q(m.job)}`;
+    await checkDirs(c, path, label);
+    const copy = `${c.copies}/${path}`;
+    const got = await copyJobFile(`${c.jobDir}/${path}`, { path: copy, ...owner }, {
+      uid: c.account.uid,
+      maxBytes: Math.max(room, 0),
+      label,
+    });
     if (got !== want) {
-      throw refusal(`input ${q(path)} of job ${q(m.job)} differs from what was sealed (SHA-256)`);
+      await Deno.remove(copy).catch(() => {});
+      throw refusal(`${label} differs from what was sealed (SHA-256)`);
     }
+    room -= (await Deno.stat(copy)).size;
   }
   await claimNonce(c.stateDir, m, c.now);
   return m;

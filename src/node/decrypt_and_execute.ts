@@ -5,7 +5,8 @@
  *     registered key (signers_dir/USER.asc);
  *  3. check that the message on stdin is the one inside the verified script;
  *  4. decrypt with the node key; check the manifest (account, expiry, inputs,
- *     nonce);
+ *     nonce); each input is copied into the private directory while it is
+ *     hashed, and the job gets only those copies ($SEALBATCH_INPUTS);
  *  5. run the script with bash as the job user from a 0700 private directory,
  *     which is wiped afterwards (also on SIGTERM, i.e. scancel);
  *  6. when the manifest names a results file: write receipt.json and its
@@ -14,6 +15,7 @@
  */
 import { q, reason, refusal, SealbatchError, usageError } from "../util/errors.ts";
 import { exists } from "../util/files.ts";
+import { checkJobDir, readJobFile } from "./job_files.ts";
 import { makePrivateDir } from "../util/secret_file.ts";
 import type { PrivateDir } from "../util/secret_file.ts";
 import { localUser } from "../util/user.ts";
@@ -146,20 +148,6 @@ async function findJob(input: DecryptAndExecuteInput, who: Caller): Promise<JobR
   return { script, signature: input.signature ?? `${script}.sig`, account, slurmJob };
 }
 
-/** Read a job file (script, signature); its absence or size is a refusal. */
-async function readJobFile(path: string, max: number, label: string): Promise<Uint8Array> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw refusal(`no ${label} at ${q(path)}`);
-    throw refusal(`cannot read ${label} ${q(path)}: ${reason(err)}`);
-  }
-  if (!info.isFile) throw refusal(`${label} ${q(path)} is not a regular file`);
-  if (info.size > max) throw refusal(`${label} ${q(path)} is larger than ${max} bytes`);
-  return await Deno.readFile(path);
-}
-
 /** Any error from a check on the job itself becomes a refusal with the same text. */
 function asRefusal(err: unknown): SealbatchError {
   if (err instanceof SealbatchError && err.kind === "refused") return err;
@@ -185,17 +173,26 @@ export async function decryptAndExecute(
   const config = await applyOverrides(input);
   const job = await findJob(input, who);
   const user = job.account.name;
+  const jobDir = job.script.includes("/")
+    ? job.script.slice(0, job.script.lastIndexOf("/")) || "/"
+    : ".";
+  // The shared file system may be someone else's: a job directory others can write is refused.
+  await checkJobDir(jobDir, job.account.uid);
+  const rules = (label: string, maxBytes: number) => ({ uid: job.account.uid, maxBytes, label });
 
   // 2. Signature by the job user's registered key, over the exact bytes.
   // Inside Slurm the bytes checked are the ones Slurm stored and bash runs,
   // not the shared file, which could differ by now.
   const scriptLimit = ARMOR_LIMITS.message + 4096;
   const scriptBytes = job.slurmJob === undefined
-    ? await readJobFile(job.script, scriptLimit, "batch script")
+    ? await readJobFile(job.script, rules(`batch script ${q(job.script)}`, scriptLimit))
     : await slurmBatchScript(job.slurmJob, scriptLimit).catch((err) => {
       throw asRefusal(err);
     });
-  const sigBytes = await readJobFile(job.signature, ARMOR_LIMITS.signature, "signature");
+  const sigBytes = await readJobFile(
+    job.signature,
+    rules(`signature ${q(job.signature)}`, ARMOR_LIMITS.signature),
+  );
   const signerFile = `${config.signersDir}/${user}.asc`;
   if (!(await exists(signerFile))) {
     throw refusal(`no signing key is registered for ${q(user)} on this node (${q(signerFile)})`);
@@ -230,9 +227,6 @@ export async function decryptAndExecute(
   } catch (err) {
     throw asRefusal(err);
   }
-  const jobDir = job.script.includes("/")
-    ? job.script.slice(0, job.script.lastIndexOf("/")) || "/"
-    : ".";
   // Created before the nonce is claimed, so a node without usable private
   // storage does not burn the job.
   let dir: PrivateDir | undefined;
@@ -241,6 +235,9 @@ export async function decryptAndExecute(
     const text = new TextDecoder().decode(payload);
     // A receipt needs a node key that signs; checked before the nonce is claimed, too.
     if (peekManifest(text)?.results !== undefined) await requireSigningKey(nodeKey);
+    const copies = `${dir.path}/inputs`;
+    await Deno.mkdir(copies, { mode: 0o700 });
+    if (Deno.uid() === 0) await Deno.chown(copies, job.account.uid, job.account.gid);
     const manifest = await checkManifest({
       payload: text,
       user,
@@ -248,6 +245,8 @@ export async function decryptAndExecute(
       stateDir: config.stateDir,
       acceptUnmanifested: config.acceptUnmanifested,
       now: input.now ?? new Date(),
+      copies,
+      account: job.account,
     });
     notify(
       manifest
@@ -262,7 +261,12 @@ export async function decryptAndExecute(
       account: job.account,
       cwd: jobDir,
       dir,
-      env: scriptEnv(config, manifest, job.slurmJob, configPath(input)),
+      env: {
+        ...scriptEnv(config, manifest, job.slurmJob, configPath(input)),
+        // The verified copies of the inputs: the only ones the job may use.
+        ...(manifest ? { SEALBATCH_INPUTS: copies } : {}),
+      },
+      sealed: manifest?.results !== undefined,
     });
     const signer = verified.fingerprint.toUpperCase();
     const results = manifest?.results;

@@ -1,8 +1,17 @@
 /**
- * Run the decrypted script with bash as the job user, output streamed, from a
- * 0700 private directory on node-local memory-backed storage (or work_dir).
+ * Run the decrypted script with bash as the job user, from a 0700 private
+ * directory on node-local memory-backed storage (or work_dir).
+ *
+ * A job that seals its results keeps everything it says out of the Slurm log
+ * (it lies on the shared file system): the node owns the script's stdout and
+ * stderr through pipes, never handing it the log's descriptor, and passes on
+ * only fixed progress lines (PROGRESS_LINE). So no later change of the script,
+ * nor bash reporting a command killed by a signal, can reach the log; and when
+ * the node side dies, the pipes die with it. Other jobs (sealed by hand, the
+ * reference flavour) write where their script says, as on the reference site.
  */
 import { exec } from "../util/exec.ts";
+import { HINT_LINE, PROGRESS_LINE } from "../render/sealbatch.ts";
 import { writeSecretFile } from "../util/secret_file.ts";
 import type { PrivateDir } from "../util/secret_file.ts";
 import type { Account } from "./account.ts";
@@ -16,9 +25,51 @@ export interface ExecuteInput {
   dir: PrivateDir;
   /** Extra variables for the script (Slurm ids, Vault address, ...). */
   env: Record<string, string>;
+  /** The job seals its results: only progress lines may reach the log. */
+  sealed: boolean;
 }
 
 const ANY_EXIT = Array.from({ length: 256 }, (_, i) => i);
+
+/** Lines longer than this are not progress lines; they are withheld unread. */
+const MAX_LINE = 4096;
+
+/** Our stderr is the Slurm log. */
+function toLog(line: string): void {
+  const bytes = new TextEncoder().encode(`${line}\n`);
+  for (let at = 0; at < bytes.length;) at += Deno.stderr.writeSync(bytes.subarray(at));
+}
+
+/**
+ * A sink that passes on progress lines only (and the `hint:` line right after
+ * a sealbatch error); overlong lines are dropped whole, unread.
+ */
+function progressSink(): WritableStream<Uint8Array> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  let overlong = false;
+  let afterError = false;
+  const forward = (line: string) => {
+    const progress = PROGRESS_LINE.test(line);
+    if (progress || (afterError && HINT_LINE.test(line))) toLog(line);
+    afterError = progress && line.startsWith("sealbatch: error: ");
+  };
+  return new WritableStream({
+    write(chunk) {
+      const lines = (pending + decoder.decode(chunk, { stream: true })).split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        if (!overlong && line.length <= MAX_LINE) forward(line);
+        else afterError = false;
+        overlong = false;
+      }
+      if (pending.length > MAX_LINE) [pending, overlong] = ["", true];
+    },
+    close() {
+      if (!overlong && pending !== "" && pending.length <= MAX_LINE) forward(pending);
+    },
+  });
+}
 
 /** Returns the script's exit status. */
 export async function executeScript(input: ExecuteInput): Promise<number> {
@@ -53,7 +104,9 @@ export async function executeScript(input: ExecuteInput): Promise<number> {
   const out = await exec(program, [...args], {
     cwd: input.cwd,
     env,
-    inherit: "both",
+    ...(input.sealed
+      ? { stdoutTo: progressSink(), stderrTo: progressSink() }
+      : { inherit: "both" as const }),
     okCodes: ANY_EXIT,
     what: "running the job",
     kind: "job",

@@ -5,8 +5,9 @@
  */
 import type { PrivateKey } from "openpgp";
 import { readSignature } from "openpgp";
-import { refusal } from "../util/errors.ts";
-import { sha256File, writeFileAtomic } from "../util/files.ts";
+import { inputError, q, refusal, SealbatchError } from "../util/errors.ts";
+import { exists } from "../util/files.ts";
+import { hashJobFile, writeOwnedFile } from "./job_files.ts";
 import { signDetached } from "../pgp/sign.ts";
 import { PGP_CONFIG } from "../pgp/config.ts";
 import { buildReceipt, rfc3339 } from "../job/receipt.ts";
@@ -34,18 +35,27 @@ export async function requireSigningKey(key: PrivateKey): Promise<void> {
   }
 }
 
-/** The results file: a regular file (never a link the job planted), or null. */
-async function hashResults(jobDir: string, path: string): Promise<ReceiptResults | null> {
-  const full = `${jobDir}/${path}`;
-  let info: Deno.FileInfo;
+/**
+ * The results file, opened once: a regular file of the job's account (never a
+ * link the job or anyone else planted, which would have root hash a file of
+ * their choosing into a signed receipt), or null.
+ */
+async function hashResults(
+  jobDir: string,
+  path: string,
+  account: Account,
+): Promise<ReceiptResults | null> {
   try {
-    info = await Deno.lstat(full);
-  } catch {
-    return null;
+    const got = await hashJobFile(`${jobDir}/${path}`, {
+      uid: account.uid,
+      maxBytes: Number.MAX_SAFE_INTEGER,
+      label: `results ${path}`,
+    });
+    return { path, ...got };
+  } catch (err) {
+    if (err instanceof SealbatchError) return null;
+    throw err;
   }
-  if (!info.isFile) return null;
-  const sha256 = await sha256File(full);
-  return { path, sha256, bytes: (await Deno.lstat(full)).size };
 }
 
 export interface WriteReceiptInput {
@@ -67,7 +77,7 @@ export async function writeReceipt(input: WriteReceiptInput): Promise<string> {
     user: input.account.name,
     slurm_job: input.slurmJob ?? null,
     signer: input.signer,
-    results: await hashResults(input.jobDir, input.manifest.results),
+    results: await hashResults(input.jobDir, input.manifest.results, input.account),
     started_at: rfc3339(input.startedAt),
     ended_at: rfc3339(input.endedAt),
     exit_code: input.exitCode,
@@ -76,12 +86,15 @@ export async function writeReceipt(input: WriteReceiptInput): Promise<string> {
   const armored = (await readSignature({ binarySignature: binary, config: PGP_CONFIG })).armor();
   const path = `${input.jobDir}/${RECEIPT_FILE}`;
   const files: [string, Uint8Array | string][] = [[path, bytes], [`${path}.sig`, armored]];
+  // As root, the files are the job user's, given through the handle (a chown by path
+  // would follow a link swapped into the job directory, to /etc/shadow say).
+  const owner = Deno.uid() === 0 ? { uid: input.account.uid, gid: input.account.gid } : undefined;
   const written: string[] = [];
   try {
     for (const [file, data] of files) {
-      await writeFileAtomic(file, data, { mode: 0o644 });
+      if (await exists(file)) throw inputError(`cannot write ${q(file)}: it already exists`);
+      await writeOwnedFile(file, data, owner);
       written.push(file);
-      if (Deno.uid() === 0) await Deno.chown(file, input.account.uid, input.account.gid);
     }
   } catch (err) {
     for (const file of written) await Deno.remove(file).catch(() => {});

@@ -5,16 +5,22 @@
  * private directory on node-local memory:
  *
  *   credentials (quoted here-doc) -> 0600 file -> node fetch-keys -> keys
- *   node data open input.img, and output.img --create (the node makes the
- *     output side itself: nothing for it travels from the client)
+ *   node data open input.img (the node's verified copy, $SEALBATCH_INPUTS),
+ *     and output.img --create (the node makes the output side itself:
+ *     nothing for it travels from the client)
  *   the command, stdout/stderr/status into job.stdout/job.stderr/job.status
  *     inside the output container
  *   node data close output (-> output.results.img), input (--discard)
  *   node wipe-keys; exit with the command's status
  *
  * Only fixed progress lines ("sealbatch: ...") reach the Slurm log: it lies on
- * the shared file system. Every value the script carries is single-quoted;
- * the credentials sit in a here-doc with a quoted delimiter (no expansion).
+ * the shared file system. The script's own stderr (bash's messages, which
+ * quote command lines, e.g. when the command dies by a signal) goes into
+ * job.stderr inside the output container from the moment that is open; the
+ * progress lines travel on fd 3, which the command does not get. The node
+ * side filters what is left (see PROGRESS_LINE). Every value the script
+ * carries is single-quoted; the credentials sit in a here-doc with a quoted
+ * delimiter (no expansion).
  */
 import { inputError } from "../util/errors.ts";
 import { sh } from "../remote/quote.ts";
@@ -46,6 +52,29 @@ export const IMAGE_KEY = "image";
 const IMAGE_INPUT = "/input";
 const IMAGE_OUTPUT = "/output";
 const MiB = 1024 * 1024;
+
+/** What the script says (`say`, `fail`): fixed texts, the only lines it writes to the Slurm log. */
+const PROGRESS = [
+  "keys fetched",
+  "keys wiped",
+  "data opened",
+  "job started",
+  "job ended with status \\d{1,3}",
+  "results sealed",
+  "(fetching the keys|opening the input|opening the output|sealing the results|closing the input) failed",
+];
+
+/**
+ * A line the node side lets through from a sealed-results job's script to the
+ * Slurm log: a progress line of the script, or the one-line error of a
+ * sealbatch node command, which never carries data or file names of the
+ * decrypted side (its `hint:` line passes right after it: HINT_LINE).
+ * Everything else is withheld.
+ */
+export const PROGRESS_LINE = new RegExp(
+  `^sealbatch: (${PROGRESS.join("|")}|error: [^\\n]*)$`,
+);
+export const HINT_LINE = /^hint: [^\n]*$/;
 
 /**
  * {input} {output} {image} become quoted expansions of exported variables, so
@@ -88,15 +117,15 @@ export function renderSealbatchScript(input: RenderInput): string {
   const run = input.image === undefined
     ? [
       `export SEALBATCH_INPUT="$IN" SEALBATCH_OUTPUT="$OUT"`,
-      `(cd "$OUT" && exec bash -c ${command}) >"$OUT/job.stdout" 2>"$OUT/job.stderr" </dev/null`,
+      `(cd "$OUT" && exec bash -c ${command}) >"$OUT/job.stdout" 2>>"$OUT/job.stderr" </dev/null 3>&-`,
     ]
     : [
       `export SEALBATCH_INPUT=${sh(IMAGE_INPUT)} SEALBATCH_OUTPUT=${sh(IMAGE_OUTPUT)} ` +
-      `SEALBATCH_IMAGE="$JOB_DIR"/${sh(input.image.file)}`,
+      `SEALBATCH_IMAGE="$INPUTS"/${sh(input.image.file)}`,
       `eval "set -- "${command}`,
       `sb node run-image --pem-file "$KEYS"/${sh(IMAGE_KEY)} ` +
       `--bind "$IN:${IMAGE_INPUT}:ro" --bind "$OUT:${IMAGE_OUTPUT}" ` +
-      `"$SEALBATCH_IMAGE" -- "$@" >"$OUT/job.stdout" 2>"$OUT/job.stderr" </dev/null`,
+      `"$SEALBATCH_IMAGE" -- "$@" >"$OUT/job.stdout" 2>>"$OUT/job.stderr" </dev/null 3>&-`,
     ];
   const lines = [
     "#!/bin/bash",
@@ -107,11 +136,17 @@ export function renderSealbatchScript(input: RenderInput): string {
     'W=${SEALBATCH_WORK_DIR:?"sealbatch: not started by sealbatch node decrypt-and-execute"}',
     'export TMPDIR="$W"',
     "JOB_DIR=$PWD",
+    // The node's verified copies of input.img and image.sif; the shared ones may have changed since.
+    'INPUTS=${SEALBATCH_INPUTS:?"sealbatch: the node gave no verified inputs"}',
     'IN="$W/input" OUT="$W/output" KEYS="$W/keys"',
     "in_open=0 out_open=0",
-    "say() { printf 'sealbatch: %s\\n' \"$1\" >&2; }",
+    // fd 3: the progress channel to the node side; fd 2 moves into the results below.
+    "exec 3>&2",
+    "say() { printf 'sealbatch: %s\\n' \"$1\" >&3; }",
     'fail() { say "$1"; exit 1; }',
     "cleanup() {",
+    // Back to the node's channel: a file open inside $OUT would keep it busy.
+    "  exec 2>&3",
     '  if [ "$out_open" = 1 ]; then sb node data close --mount-point "$OUT" --discard >/dev/null; fi',
     '  if [ "$in_open" = 1 ]; then sb node data close --mount-point "$IN" --discard >/dev/null; fi',
     '  if [ -d "$KEYS" ]; then sb node wipe-keys "$KEYS" >/dev/null && say "keys wiped"; fi',
@@ -127,7 +162,7 @@ export function renderSealbatchScript(input: RenderInput): string {
     '  fail "fetching the keys failed"',
     'rm -f "$W/credentials.json"',
     'say "keys fetched"',
-    `sb node data open ${sh(input.input)} --key-file "$KEYS"/${sh(LUKS_KEY)} ` +
+    `sb node data open "$INPUTS"/${sh(input.input)} --key-file "$KEYS"/${sh(LUKS_KEY)} ` +
     `--mount-point "$IN" >/dev/null || fail "opening the input failed"`,
     "in_open=1",
     `sb node data open ${sh(input.output)} --create ${
@@ -136,6 +171,8 @@ export function renderSealbatchScript(input: RenderInput): string {
     `--mount-point "$OUT" >/dev/null || fail "opening the output failed"`,
     "out_open=1",
     'say "data opened"',
+    // From here on, whatever bash or a program reports goes into the sealed results.
+    'exec 2>>"$OUT/job.stderr"',
     "",
     'say "job started"',
     ...run,
@@ -143,6 +180,7 @@ export function renderSealbatchScript(input: RenderInput): string {
     'printf \'%s\\n\' "$status" >"$OUT/job.status"',
     'say "job ended with status $status"',
     "",
+    "exec 2>&3",
     `sb node data close --mount-point "$OUT" --seal-to "$JOB_DIR"/${sh(input.results)} ` +
     `>/dev/null || fail "sealing the results failed"`,
     "out_open=0",

@@ -52,6 +52,8 @@ async function copyVerified(
   const drop = onCleanup(() => Deno.remove(tmp).catch(() => {}));
   try {
     await Deno.copyFile(from, tmp);
+    // 0600 whatever the source's mode, as an upload over SSH (umask 077) leaves it.
+    await Deno.chmod(tmp, 0o600);
     const copied = await sha256File(tmp);
     if (copied !== sha256) {
       throw new SealbatchError("remote", `copy of ${q(from)} to ${q(to)} does not verify`);
@@ -107,7 +109,10 @@ export class LocalBackend implements Backend {
     remoteDir: string,
     onProgress?: (file: string, done: number, total: number) => void,
   ): Promise<UploadResult[]> {
-    await Deno.mkdir(remoteDir, { recursive: true });
+    // 0700 whatever the umask, as an upload over SSH makes it: the node refuses a job
+    // directory that others can write.
+    await Deno.mkdir(remoteDir, { recursive: true, mode: 0o700 });
+    await Deno.chmod(remoteDir, 0o700);
     const results: UploadResult[] = [];
     // In order, one after the other: the last file appears after all the others.
     for (const local of files) {

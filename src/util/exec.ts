@@ -26,6 +26,13 @@ export interface ExecOptions {
   stdin?: Uint8Array | string | ReadableStream<Uint8Array>;
   /** Stream stdout into this sink instead of capturing it (bulk transfers). */
   stdoutTo?: WritableStream<Uint8Array>;
+  /**
+   * Keep only the first N bytes of stdout, then close it: a child still writing
+   * ends by SIGPIPE (exit 141), which the caller lists in okCodes.
+   */
+  stdoutMax?: number;
+  /** Stream stderr into this sink instead of capturing it (the error then has no detail). */
+  stderrTo?: WritableStream<Uint8Array>;
   /** Extra variables for this child only. */
   env?: Record<string, string>;
   cwd?: string;
@@ -106,6 +113,21 @@ async function collectLines(
   return all;
 }
 
+async function readAtMost(stream: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array> {
+  const out = new Uint8Array(max);
+  let have = 0;
+  const reader = stream.getReader();
+  while (have < max) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    const take = Math.min(value.length, max - have);
+    out.set(value.subarray(0, take), have);
+    have += take;
+  }
+  await reader.cancel().catch(() => {});
+  return out.slice(0, have);
+}
+
 function lastLines(text: string, n = 3): string {
   return text.split("\n").map((l) => l.trim()).filter((l) => l !== "").slice(-n).join("; ");
 }
@@ -125,7 +147,7 @@ export async function exec(
       clearEnv: true,
       stdin: opts.stdin === undefined ? "null" : "piped",
       stdout: opts.inherit && !opts.stdoutTo ? "inherit" : "piped",
-      stderr: opts.inherit === "both" ? "inherit" : "piped",
+      stderr: opts.inherit === "both" && !opts.stderrTo ? "inherit" : "piped",
       ...(opts.signal && !opts.processGroup ? { signal: opts.signal } : {}),
       ...(opts.processGroup ? { detached: true } : {}),
     }).spawn();
@@ -184,8 +206,12 @@ export async function exec(
     ? child.stdout.pipeTo(opts.stdoutTo).then(() => new Uint8Array())
     : opts.inherit
     ? Promise.resolve(new Uint8Array())
+    : opts.stdoutMax !== undefined
+    ? readAtMost(child.stdout, opts.stdoutMax)
     : new Response(child.stdout).bytes();
-  const stderrP = opts.inherit === "both"
+  const stderrP = opts.stderrTo
+    ? child.stderr.pipeTo(opts.stderrTo).then(() => "")
+    : opts.inherit === "both"
     ? Promise.resolve("")
     : collectLines(child.stderr, opts.onStderrLine);
   const [status, stdout, stderr] = await Promise.all([child.status, stdoutP, stderrP, writing]);

@@ -3,7 +3,12 @@
  * (mksquashfs when installed, else a squashfs-magic stub), for the LUKS2
  * format a real `cryptsetup luksFormat` partition whose passphrase is 64
  * random bytes, and that key RSA-OAEP-wrapped to the image's public key as a
- * PEM MESSAGE crypto message linked to the partition.
+ * PEM MESSAGE crypto message linked to the partition. The gocryptfs format
+ * has the layout an unprivileged apptainer build writes (src/image/gocryptfs.ts):
+ * a squashfs holding gocryptfs.conf and the root squashfs in gocryptfs' file
+ * format, encrypted here with AES-256-GCM block by block as gocryptfs does
+ * (gocryptfs itself, a FUSE program, is not installed; the wrapped master key
+ * in the conf is random bytes of the right length).
  */
 import { encodeSif, type SifObjectInput } from "../../src/image/sif_writer.ts";
 import {
@@ -16,7 +21,13 @@ import {
 import { wrapImageKey } from "../../src/image/crypto_message.ts";
 import { importPublicKeyPem } from "../../src/image/keys.ts";
 
-export type TestImageKind = "luks2" | "gocryptfs" | "plain" | "luks2-passphrase";
+export type TestImageKind =
+  | "luks2"
+  | "gocryptfs"
+  | "plain"
+  | "luks2-passphrase"
+  /** A plain squashfs with the gocryptfs mark: what must not pass as encrypted. */
+  | "gocryptfs-forged";
 
 export interface TestImageOptions {
   kind: TestImageKind;
@@ -71,6 +82,91 @@ async function squashfs(work: string): Promise<Uint8Array> {
   return stub;
 }
 
+const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
+
+/** `payload` in gocryptfs' file format: header (version 2, file ID), then nonce + block + tag. */
+export async function gocryptfsFile(payload: Uint8Array): Promise<Uint8Array> {
+  const raw = crypto.getRandomValues(new Uint8Array(32));
+  const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt"]);
+  const fileId = crypto.getRandomValues(new Uint8Array(16));
+  const parts: Uint8Array[] = [new Uint8Array([0, 2]), fileId];
+  for (let at = 0, block = 0; at < payload.length; at += 4096, block++) {
+    const iv = crypto.getRandomValues(new Uint8Array(16));
+    // Additional data as gocryptfs binds it: the block number and the file ID.
+    const aad = new Uint8Array(24);
+    new DataView(aad.buffer).setBigUint64(0, BigInt(block));
+    aad.set(fileId, 8);
+    const sealed = await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv, additionalData: aad },
+      key,
+      payload.slice(at, at + 4096) as Uint8Array<ArrayBuffer>,
+    );
+    parts.push(iv, new Uint8Array(sealed));
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** gocryptfs.conf as `gocryptfs -init -deterministic-names -plaintextnames` writes it. */
+export function gocryptfsConf(): string {
+  return JSON.stringify(
+    {
+      Creator: "gocryptfs v2.4.0",
+      EncryptedKey: b64(crypto.getRandomValues(new Uint8Array(64))),
+      ScryptObject: {
+        Salt: b64(crypto.getRandomValues(new Uint8Array(32))),
+        N: 65536,
+        R: 8,
+        P: 1,
+        KeyLen: 32,
+      },
+      Version: 2,
+      FeatureFlags: ["HKDF", "GCMIV128", "PlaintextNames"],
+    },
+    null,
+    "\t",
+  ) + "\n";
+}
+
+/** The partition: a squashfs of exactly gocryptfs.conf and the encrypted `name`. */
+export async function gocryptfsPartition(
+  work: string,
+  files: { conf: string; name: string; content: Uint8Array },
+): Promise<Uint8Array> {
+  const cipher = `${work}/cipher`;
+  await Deno.mkdir(cipher, { recursive: true });
+  await Deno.writeTextFile(`${cipher}/gocryptfs.conf`, files.conf);
+  await Deno.writeFile(`${cipher}/${files.name}`, files.content);
+  const out = `${work}/partition.squashfs`;
+  await run("mksquashfs", [
+    `${cipher}/${files.name}`,
+    `${cipher}/gocryptfs.conf`,
+    out,
+    "-noappend",
+    "-quiet",
+  ]);
+  return await Deno.readFile(out);
+}
+
+/** A whole gocryptfs partition with a small root squashfs inside, made in a temporary directory. */
+export async function makeGocryptfsPartition(): Promise<Uint8Array> {
+  const work = await Deno.makeTempDir({ prefix: "sealbatch-gocryptfs-" });
+  try {
+    return await gocryptfsPartition(work, {
+      conf: gocryptfsConf(),
+      name: "squashfs-root.img",
+      content: await gocryptfsFile(await squashfs(work)),
+    });
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
 /** LUKS2 file of squashfs + 16 MiB as Apptainer sizes it; cheap PBKDF for tests. */
 async function luks2Partition(
   work: string,
@@ -111,6 +207,13 @@ export async function makeTestImage(out: string, opts: TestImageOptions): Promis
       fsType = FsType.EncryptedSquashfs;
       partition = await luks2Partition(work, payload, opts.luksPassphrase ?? key);
     } else if (opts.kind === "gocryptfs") {
+      fsType = FsType.GocryptfsSquashfs;
+      partition = await gocryptfsPartition(work, {
+        conf: gocryptfsConf(),
+        name: "squashfs-root.img",
+        content: await gocryptfsFile(payload),
+      });
+    } else if (opts.kind === "gocryptfs-forged") {
       fsType = FsType.GocryptfsSquashfs;
     }
     const objects: SifObjectInput[] = [

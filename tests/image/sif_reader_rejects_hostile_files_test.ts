@@ -14,17 +14,24 @@ import {
   PartType,
 } from "../../src/image/sif.ts";
 import { generateImageKeyPair } from "../../src/image/keys.ts";
+import { makeGocryptfsPartition } from "./_sif_images.ts";
 
-const SQUASHFS = new Uint8Array(4096);
-SQUASHFS.set([0x68, 0x73, 0x71, 0x73]);
+/** A structurally real gocryptfs partition, so that the crypto message is what is tested. */
+const GOCRYPTFS = await makeGocryptfsPartition();
+const STUB = new Uint8Array(4096);
+STUB.set([0x68, 0x73, 0x71, 0x73]);
 
-function image(message: Uint8Array, fsType: number = FsType.GocryptfsSquashfs): Uint8Array {
+function image(
+  message: Uint8Array,
+  fsType: number = FsType.GocryptfsSquashfs,
+  partition = GOCRYPTFS,
+): Uint8Array {
   return encodeSif({
     objects: [
       { dataType: DataType.Deffile, data: new TextEncoder().encode("Bootstrap: scratch\n") },
       {
         dataType: DataType.Partition,
-        data: SQUASHFS,
+        data: partition,
         partition: { fsType, partType: PartType.PrimSys, arch: "amd64" },
       },
       {
@@ -106,6 +113,11 @@ const cases: { name: string; bytes: () => Uint8Array; error: RegExp }[] = [
     name: "duplicate object IDs",
     bytes: () => patch(base(), (v) => v.setUint32(desc(2, 5), 1, true)),
     error: /duplicate or zero object ID/,
+  },
+  {
+    name: "gocryptfs mark on a squashfs magic and nothing else",
+    bytes: () => image(text("x"), FsType.GocryptfsSquashfs, STUB),
+    error: /marked "Gocryptfs squashfs" but is not a gocryptfs volume: not a readable squashfs/,
   },
   {
     name: "Encrypted squashfs without a LUKS header",

@@ -19,7 +19,10 @@ async function setup(dir: string) {
   const other = await writeKeyPair({ kind: "node", name: "other", email: "o@x.org", outDir: keys });
   const job = `${dir}/job`;
   await Deno.mkdir(job);
-  await Deno.writeFile(`${job}/output.results.img`, crypto.getRandomValues(new Uint8Array(4096)));
+  // 0600 as the node side leaves it (the results of a file others can write get no hash).
+  await Deno.writeFile(`${job}/output.results.img`, crypto.getRandomValues(new Uint8Array(4096)), {
+    mode: 0o600,
+  });
   const nodeKey = await readPrivateKeyFile(node.secretKey);
   const account = { name: "alice", uid: Deno.uid() ?? 0, gid: Deno.gid() ?? 0, home: "/" };
   const write = (results: string, exitCode = 0) =>

@@ -78,7 +78,7 @@ export async function seal(
   name = "job",
   opts: Partial<SealJobInput> = {},
 ): Promise<SealJobOutput> {
-  return await sealJob({
+  const out = await sealJob({
     command: { text: `#!/bin/bash\necho ran >> '${f.marker}'\necho "job output"\n` },
     nodeKey: f.nodePub,
     signKey: f.userSec,
@@ -86,6 +86,9 @@ export async function seal(
     user: f.user,
     ...opts,
   });
+  // Exact modes: other tests may run with umask 0 meanwhile, and the node refuses what others can write.
+  await Deno.chmod(`${f.dir}/${name}`, 0o755);
+  return out;
 }
 
 /** The here-document body as bash feeds it to decrypt_and_execute. */
@@ -139,4 +142,26 @@ export async function assertRefused(f: Fixture, res: CliResult, why: RegExp): Pr
   assert.match(res.stderr, why);
   assert.equal(res.stdout, "");
   assert.equal(await runs(f), 0, "the job payload ran although it was refused");
+}
+
+/** A job in DIR/<name> with one input `data.img` of `content`; `jobDir` holds both. */
+export async function sealWithInput(
+  f: Fixture,
+  name = "job",
+  content = "the sealed input bytes",
+  opts: Partial<SealJobInput> = {},
+): Promise<SealJobOutput & { jobDir: string; input: string }> {
+  const jobDir = `${f.dir}/${name}`;
+  await Deno.mkdir(jobDir, { recursive: true });
+  const input = `${jobDir}/data.img`;
+  await Deno.writeTextFile(input, content, { mode: 0o600 });
+  await Deno.chmod(input, 0o600);
+  const job = await seal(f, name, { inputs: [input], ...opts });
+  return { ...job, jobDir, input };
+}
+
+/** Put `make(path)` where the input was: the attack on the shared file system. */
+export async function replaceInput(input: string, make: (path: string) => Promise<unknown>) {
+  await Deno.remove(input);
+  await make(input);
 }

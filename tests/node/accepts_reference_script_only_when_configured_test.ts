@@ -29,6 +29,15 @@ async function referenceJob(f: Fixture, gpg: Awaited<ReturnType<typeof gpgHome>>
     `#!/bin/bash\n\n/usr/bin/decrypt_and_execute <<EOF\n${encrypted.text}EOF`,
   );
   await gpg.run(["--local-user", fpr, "--detach-sign", "-o", `${dir}/run.sh.sig`, `${dir}/run.sh`]);
+  // Exact modes: a parallel test may run with umask 0, and the node refuses what others can write.
+  for (
+    const [path, mode] of [[dir, 0o755], [`${dir}/run.sh`, 0o644], [
+      `${dir}/run.sh.sig`,
+      0o644,
+    ]] as const
+  ) {
+    await Deno.chmod(path, mode);
+  }
   return `${dir}/run.sh`;
 }
 

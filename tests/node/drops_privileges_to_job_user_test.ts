@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { fixture, runNode, seal } from "./_fixture.ts";
+import { exec } from "../../src/util/exec.ts";
 
 const root = Deno.uid() === 0;
 
@@ -17,6 +18,12 @@ Deno.test({
       user: "nobody",
       command: { text: `#!/bin/bash\nid -un > '${out}/who'\necho "$HOME" >> '${out}/who'\n` },
     });
+    // The job directory and its files are the job user's, as an upload by that user leaves them.
+    const id = async (flag: string) => Number((await exec("id", [flag, "nobody"])).text.trim());
+    const [uid, gid] = [await id("-u"), await id("-g")];
+    for (const path of [`${f.dir}/job`, job.runScript, job.signature]) {
+      await Deno.chown(path, uid, gid);
+    }
     const res = await runNode(f, { script: job.runScript, args: ["--user", "nobody"] });
     assert.equal(res.code, 0, res.stderr);
     const [who] = (await Deno.readTextFile(`${out}/who`)).split("\n");

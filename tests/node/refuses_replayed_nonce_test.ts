@@ -13,6 +13,7 @@ Deno.test("a job runs once; the same sealed job again, even copied elsewhere, is
   await assertRefused(f, again, /already run on this node \(nonce seen before\): replay/);
 
   await Deno.mkdir(`${f.dir}/copy`);
+  await Deno.chmod(`${f.dir}/copy`, 0o755); // exact, whatever a parallel test's umask
   await Deno.copyFile(job.runScript, `${f.dir}/copy/run.sh`);
   await Deno.copyFile(job.signature, `${f.dir}/copy/run.sh.sig`);
   const copied = await runNode(f, { script: `${f.dir}/copy/run.sh` });

@@ -45,6 +45,7 @@ async function prepareJob(f: Fixture, name: string, tmpfs: string) {
   await Deno.mkdir(`${src}/in`, { recursive: true });
   await Deno.writeTextFile(`${src}/in/a.txt`, `${INPUT_TEXT}\n`);
   await Deno.mkdir(jobDir);
+  await Deno.chmod(jobDir, 0o755); // exact, whatever a parallel test's umask
   const key = `${f.dir}/${name}.key`;
   const common = { size: "auto" as const, revealNames: true, workBase: tmpfs };
   await sealDirectory({
@@ -213,8 +214,12 @@ Deno.test({
     assert.equal(run.res.code, 0, run.res.stderr);
     assertCleanLog(run.res.stdout + run.res.stderr);
     const files = await results(run.jobDir, run.key, shm.path);
-    const sif = `${run.jobDir}/image.sif`;
-    assert.equal(files.get("job.stdout"), `stand-in run: ${sif} cat /input/a.txt ${sif}\n`);
+    // The image that runs is the node's verified copy in its private directory, not the shared one.
+    const sif = `${shm.path}/sealbatch-job-[^/ ]+/inputs/image\\.sif`;
+    assert.match(
+      files.get("job.stdout")!,
+      new RegExp(`^stand-in run: ${sif} cat /input/a.txt ${sif}\n$`),
+    );
     assert.equal(files.get("job.status"), "0\n");
     const [call] = await standin.calls();
     assert.ok(call!.keyPresent, "the image key was not there during the run");
