@@ -167,18 +167,6 @@ async function vaultFor(profile: SiteProfile, dryRun: boolean): Promise<VaultCli
   return await VaultClient.connect(settings, token);
 }
 
-function failure(s: RunSummary): SealbatchError | undefined {
-  if (s.dryRun || (s.exitCode === 0 && s.state === "COMPLETED")) return undefined;
-  const why = s.exitCode !== undefined
-    ? `the command exited with status ${s.exitCode}`
-    : `Slurm reports ${s.state}`;
-  return new SealbatchError(
-    "job",
-    `job ${s.job} FAILED: ${why}`,
-    s.outputs ? { hint: `its stdout and stderr are in ${s.outputs}` } : {},
-  );
-}
-
 export function runCommand() {
   return new Command("run")
     .description(
@@ -226,7 +214,7 @@ Examples:
       const { jobDir, newJobId, projectStateDir, resumableJobs } = await import(
         "../run/project.ts"
       );
-      const { outcomeText, runJob } = await import("../run/run.ts");
+      const { jobFailure, outcomeText, runJob } = await import("../run/run.ts");
       const { SiteBackend } = await import("../run/site_backend.ts");
       const spec: JobSpec = await loadJobSpec(absolute(specPath));
       const profile = await loadSiteProfile(sitePath(opts.site));
@@ -274,7 +262,7 @@ Examples:
             cohortTable(rows, outcomeText),
             rows.map((r) => ({ ...r, error: r.error && reason(r.error) })),
           );
-          const bad = rows.filter((r) => r.error || (r.summary && failure(r.summary)));
+          const bad = rows.filter((r) => r.error || (r.summary && jobFailure(r.summary)));
           if (bad.length > 0) {
             throw new SealbatchError("job", `${bad.length} of ${rows.length} jobs did not succeed`);
           }
@@ -293,8 +281,14 @@ Examples:
           onEvent: jobReporter(),
         });
         result(summaryText(summary, outcomeText), summary);
-        const err = failure(summary);
+        const err = jobFailure(summary);
         if (err) {
+          if (summary.node && summary.node.lines.length > 0 && !jsonMode()) {
+            note(dim(`--- progress of job ${summary.job} on the node (its Slurm log) ---`));
+            for (const line of summary.node.lines) {
+              note(line);
+            }
+          }
           if (summary.stderr !== undefined && !jsonMode()) {
             note(red(`--- stderr of job ${summary.job} (decrypted from its results) ---`));
             note(summary.stderr.trimEnd());

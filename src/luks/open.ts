@@ -153,7 +153,7 @@ export async function openContainer(o: OpenOptions): Promise<OpenResult> {
     const why = o.revealNames
       ? reason(err)
       : `${(err as Error).name ?? "error"} (details withheld)`;
-    throw new SealbatchError("tool", `cannot open ${q(o.image)}: ${why}`);
+    throw new SealbatchError("tool", `cannot open ${q(o.image)}: ${why}`, { cause: err });
   } finally {
     await staging?.remove();
     await work.remove();

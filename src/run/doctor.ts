@@ -45,6 +45,16 @@ export async function checkProfile(
       return `${profile.node.publicKey} (${key.getFingerprint().toUpperCase()})`;
     },
   );
+  const size = profile.node.workDirSize;
+  lines.push({
+    check: "node work dir",
+    ok: true,
+    detail: size === undefined
+      ? "size not stated (node.work_dir_size): inputs that will not fit cannot be warned about"
+      : `${Math.floor(size / 1048576)} MiB as stated; input containers up to about ${
+        Math.floor(size / 2 / 1048576)
+      } MiB fit (the node holds the decrypted copy and its files at once)`,
+  });
   if (profile.signKey) {
     await attempt(
       lines,

@@ -27,6 +27,7 @@ import { markJobStarted, readRecord, recordExists, recordPath } from "../kms/job
 import type { VaultClient } from "../kms/vault_client.ts";
 import { sealJob } from "../job/seal.ts";
 import { parseReceipt, type Receipt, verifyReceipt } from "../job/receipt.ts";
+import { describeFailure, type NodeLog, parseNodeLog } from "../job/progress.ts";
 import { renderSealbatchScript } from "../render/sealbatch.ts";
 import { sbatchArgs } from "../slurm/slurm.ts";
 import { onCleanup } from "../util/cleanup.ts";
@@ -116,6 +117,8 @@ export interface RunSummary {
   outputs?: string;
   /** The job's stderr (from inside the results container) when the command failed. */
   stderr?: string;
+  /** The fixed progress lines of the Slurm log, and which node step failed. */
+  node?: NodeLog;
 }
 
 interface SealedJob {
@@ -129,6 +132,7 @@ interface Fetched {
   receipt: string;
   signature: string;
   results: { path: string; sha256: string; bytes: number } | null;
+  log?: NodeLog;
 }
 
 const RESULTS = "output.results.img";
@@ -274,6 +278,11 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     }));
 
   const imageKeyPath = await gates.seal(() => localSteps());
+  const fit = workDirWarning(
+    state.get<FileSummary>("seal-input")?.bytes ?? 0,
+    input.site?.node.workDirSize,
+  );
+  if (fit && !input.dryRun) emit({ step: "seal-input", phase: "note", detail: `warning: ${fit}` });
   async function localSteps(): Promise<string | undefined> {
     await step("seal-input", async () => {
       await Deno.mkdir(f.keys, { recursive: true, mode: 0o700 });
@@ -464,6 +473,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       uploads: state.get<FileSummary[]>("upload") ?? [],
       ...(fetched.results ? { outputs: spec.outputs } : {}),
       ...(stderr !== undefined ? { stderr } : {}),
+      ...(fetched.log ? { node: fetched.log } : {}),
     });
   } catch (err) {
     waiting = false;
@@ -561,17 +571,25 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       await backend.download(`${remoteDir}/${name}`, local);
       return local;
     };
-    // The Slurm log holds progress lines only; kept for `job show`.
-    await get(`slurm-${id}.out`).catch(() => {});
+    // The Slurm log holds progress lines only; kept for `job show`, read for what failed.
+    const log = await get(`slurm-${id}.out`)
+      .then((p) => readTextCapped(p, 1 << 20, "Slurm log"))
+      .then(parseNodeLog, () => undefined);
     let receiptPath: string, sigPath: string;
     try {
       receiptPath = await get("receipt.json");
       sigPath = await get("receipt.json.sig");
     } catch (err) {
+      const why = log && describeFailure(log);
       throw new SealbatchError(
         "job",
-        `job ${job} (Slurm ${id}) ended ${result.state} without a receipt: ${reason(err)}`,
-        { hint: `the node did not finish the job; see ${remoteDir}/slurm-${id}.out` },
+        `job ${job} (Slurm ${id}) ended ${result.state} without a receipt: ${why ?? reason(err)}`,
+        {
+          hint: [
+            ...(log?.lines ?? []),
+            `the node did not finish the job; see ${remoteDir}/slurm-${id}.out`,
+          ].join("; "),
+        },
       );
     }
     const receipt = await readTextCapped(receiptPath, 16 * 1024, "receipt");
@@ -579,12 +597,12 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     // Which file to fetch is read from the still unverified receipt; its signature and the
     // hash of what was fetched are checked in the next step.
     const claimed = parseReceipt(new TextEncoder().encode(receipt)).results;
-    if (claimed === null) return { receipt, signature, results: null };
+    if (claimed === null) return { receipt, signature, results: null, ...(log ? { log } : {}) };
     if (claimed.path !== RESULTS) {
       throw new SealbatchError("refused", `the receipt names results ${q(claimed.path)}`);
     }
     const got = await backend.download(`${remoteDir}/${RESULTS}`, `${f.results}/${RESULTS}`);
-    return { receipt, signature, results: { path: RESULTS, ...got } };
+    return { receipt, signature, results: { path: RESULTS, ...got }, ...(log ? { log } : {}) };
   }
 
   /** Undo escrow after an interruption before submission (the sealed run.sh embeds it). */
@@ -624,6 +642,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
         detail: "dry run: sealed with placeholder credentials",
       });
       const checks = await backend.check();
+      if (fit) checks.push(`WARN work dir: ${fit}`);
       for (const line of checks) emit({ step: "upload", phase: "note", detail: line });
       const uploads: FileSummary[] = [];
       for (const file of files) {
@@ -654,9 +673,53 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
   }
 }
 
+const MiB = 1024 * 1024;
+
+/**
+ * Whether an input container fits the node's work_dir as the site profile
+ * states it: a rootless node holds a decrypted copy of the container and the
+ * files extracted from it at the same time, so it needs about twice the
+ * container. A warning, not a refusal: the statement may be out of date.
+ */
+export function workDirWarning(
+  inputBytes: number,
+  workDirSize: number | undefined,
+): string | undefined {
+  if (workDirSize === undefined || inputBytes <= 0) return undefined;
+  const need = 2 * inputBytes;
+  if (need <= workDirSize) return undefined;
+  return `input.img (${Math.ceil(inputBytes / MiB)} MiB) will not fit the node's work_dir ` +
+    `(${Math.floor(workDirSize / MiB)} MiB as the site profile states, node.work_dir_size): ` +
+    `the node needs about ${Math.ceil(need / MiB)} MiB to open it`;
+}
+
 /** A readable one-liner of a finished job, for tables and notes. */
 export function outcomeText(s: RunSummary): string {
   if (s.dryRun) return "dry run";
+  if (s.node?.failure) {
+    return `FAILED on the node (${s.node.failure.stage}: ${s.node.failure.class})`;
+  }
   if (s.exitCode === undefined) return s.state ?? "unknown";
   return s.exitCode === 0 ? "COMPLETED" : `FAILED (exit ${s.exitCode})`;
+}
+
+/**
+ * Why a finished job did not succeed, or undefined when it did: a node step
+ * that failed (the command never ran) is told apart from the command failing.
+ */
+export function jobFailure(s: RunSummary): SealbatchError | undefined {
+  if (s.dryRun || (s.exitCode === 0 && s.state === "COMPLETED")) return undefined;
+  const node = s.node && describeFailure(s.node);
+  const why = node ??
+    (s.exitCode !== undefined && s.node && !s.node.commandStarted && s.node.lines.length > 0
+      ? `the job script stopped with status ${s.exitCode} before your command ran`
+      : s.exitCode !== undefined
+      ? `your command exited with status ${s.exitCode}`
+      : `Slurm reports ${s.state}`);
+  const hint = node
+    ? `progress on the node: ${s.node!.lines.join("; ")}`
+    : s.outputs
+    ? `its stdout and stderr are in ${s.outputs}`
+    : undefined;
+  return new SealbatchError("job", `job ${s.job} FAILED: ${why}`, hint ? { hint } : {});
 }
