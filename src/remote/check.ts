@@ -72,12 +72,12 @@ export async function checkSite(
           "give the Slurm programs' directory: --slurm-bin DIR or slurm.programs in the site profile",
       },
     );
-    const visible = await partitionVisible(shell, slurm);
+    const part = await partitionVisible(shell, slurm);
     lines.push(
-      visible ? { check: "partition", ok: true, detail: `${slurm.partition} exists` } : {
+      part.visible ? { check: "partition", ok: true, detail: `${slurm.partition} exists` } : {
         check: "partition",
         ok: false,
-        detail: `partition ${slurm.partition} not found`,
+        detail: `partition ${slurm.partition} not visible: Slurm says: ${part.said}`,
         hint: "ask the site for the secure partition's name",
       },
     );

@@ -131,11 +131,13 @@ export class SiteBackend implements Backend {
       sbatch ?? `${this.slurm.programs.sbatch ?? "sbatch"} not found on the login host`,
       "set slurm.programs in the site profile",
     );
-    const visible = await partitionVisible(this.#shell, this.slurm);
+    const part = await partitionVisible(this.#shell, this.slurm);
     line(
-      visible,
+      part.visible,
       "partition",
-      visible ? `${this.slurm.partition} exists` : `${this.slurm.partition} not found`,
+      part.visible
+        ? `${this.slurm.partition} exists`
+        : `${this.slurm.partition} not visible: Slurm says: ${part.said}`,
       "ask the site for the secure partition's name",
     );
     // The base directory, or the nearest existing parent, must be writable.

@@ -47,7 +47,10 @@ Deno.test({
     assert.match(r.stdout, /^ok\s+login/m);
     assert.match(r.stdout, /^FAIL sbatch\s+\/opt\/nowhere\/bin\/sbatch not found/m);
     assert.match(r.stdout, /hint: give the Slurm programs' directory: --slurm-bin/);
-    assert.match(r.stdout, /^FAIL partition\s+partition nosuch not found/m);
+    assert.match(
+      r.stdout,
+      /^FAIL partition\s+partition nosuch not visible: Slurm says: .*nosuch not found/m,
+    );
     assert.match(r.stdout, /hint: ask the site for the secure partition's name/);
     assertOneLineError(r.stderr);
     assert.match(r.stderr, /site check failed: sbatch, partition/);
