@@ -263,6 +263,9 @@ Examples:
             rows.map((r) => ({ ...r, error: r.error && reason(r.error) })),
           );
           const bad = rows.filter((r) => r.error || (r.summary && jobFailure(r.summary)));
+          // A dry run's site checks are the same for every job: its error stands for all.
+          const preflight = dryRun && bad[0]?.summary ? jobFailure(bad[0].summary) : undefined;
+          if (preflight) throw preflight;
           if (bad.length > 0) {
             throw new SealbatchError("job", `${bad.length} of ${rows.length} jobs did not succeed`);
           }

@@ -708,7 +708,19 @@ export function outcomeText(s: RunSummary): string {
  * that failed (the command never ran) is told apart from the command failing.
  */
 export function jobFailure(s: RunSummary): SealbatchError | undefined {
-  if (s.dryRun || (s.exitCode === 0 && s.state === "COMPLETED")) return undefined;
+  if (s.dryRun) {
+    // A dry run is the preflight gate: a failed site check fails it, as `site check` does.
+    const failed = (s.checks ?? []).filter((c) => c.startsWith("FAIL"));
+    if (failed.length === 0) return undefined;
+    return new SealbatchError(
+      "remote",
+      `dry run of ${s.job}: ${failed.length} of ${s.checks!.length} site checks failed: ${
+        failed.map((c) => c.slice(4).trim().split(":")[0]).join(", ")
+      }`,
+      { hint: "fix them in order (later checks depend on earlier ones), then run again" },
+    );
+  }
+  if (s.exitCode === 0 && s.state === "COMPLETED") return undefined;
   const node = s.node && describeFailure(s.node);
   const why = node ??
     (s.exitCode !== undefined && s.node && !s.node.commandStarted && s.node.lines.length > 0
