@@ -81,7 +81,7 @@ export function jobWaitCommand() {
 Exit status:
   0 COMPLETED   8 FAILED   11 TIMEOUT (or DEADLINE)   12 CANCELLED
   13 NODE_FAIL (or BOOT_FAIL)   14 OUT_OF_MEMORY   15 other end states (PREEMPTED, ...)
-  6 Slurm cannot be asked   130 interrupted or --timeout passed (the job keeps running)
+  6 Slurm cannot be asked   16 --timeout passed   130 Ctrl-C (the job keeps running)
 
 Examples:
   sealbatch job wait 1234 --site mysite
