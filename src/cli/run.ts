@@ -214,7 +214,8 @@ Examples:
       const { jobDir, newJobId, projectStateDir, resumableJobs } = await import(
         "../run/project.ts"
       );
-      const { jobFailure, outcomeText, runJob } = await import("../run/run.ts");
+      const { checkKeys, checkLocal, jobFailure, outcomeText, rememberPassphrases, runJob } =
+        await import("../run/run.ts");
       const { SiteBackend } = await import("../run/site_backend.ts");
       const spec: JobSpec = await loadJobSpec(absolute(specPath));
       const profile = await loadSiteProfile(sitePath(opts.site));
@@ -227,6 +228,18 @@ Examples:
         throw usageError("--each replaces the spec's input directory; this spec has a container");
       }
       const dryRun = Boolean(opts.dryRun);
+      const stateRoot = projectStateDir(Deno.cwd());
+      const job = inputs
+        ? undefined
+        : (opts.new
+          ? undefined
+          : (await resumableJobs(stateRoot, spec.path)).get(spec.input.path)) ??
+          newJobId(spec.name);
+      const passphrase = rememberPassphrases(passphraseSource(opts.passphraseFile));
+      // Everything local first: no Vault or site call for a run that cannot sign its job.
+      const keys = { signKey, passphrase, nodePublicKey: profile.node.publicKey };
+      if (job) await checkLocal({ spec, ...keys, stateDir: jobDir(stateRoot, job) });
+      else await checkKeys(keys);
       const vault = await vaultFor(profile, dryRun);
       try {
         const identity = profile.ssh.identity;
@@ -237,14 +250,13 @@ Examples:
             }
             : {}),
         });
-        const stateRoot = projectStateDir(Deno.cwd());
         const common = {
           site: profile,
           backend,
           vault,
           dryRun,
           signKey,
-          passphrase: passphraseSource(opts.passphraseFile),
+          passphrase,
           nodePublicKey: profile.node.publicKey,
           nodeCommand: profile.node.command,
         };
@@ -271,16 +283,12 @@ Examples:
           }
           return;
         }
-        const job = (opts.new
-          ? undefined
-          : (await resumableJobs(stateRoot, spec.path)).get(spec.input.path)) ??
-          newJobId(spec.name);
-        note(`job ${job} on ${backend.label}${dryRun ? " (dry run)" : ""}`);
+        note(`job ${job!} on ${backend.label}${dryRun ? " (dry run)" : ""}`);
         const summary = await runJob({
           ...common,
           spec,
-          stateDir: jobDir(stateRoot, job),
-          jobId: job,
+          stateDir: jobDir(stateRoot, job!),
+          jobId: job!,
           onEvent: jobReporter(),
         });
         result(summaryText(summary, outcomeText), summary);

@@ -12,7 +12,7 @@
  */
 import type { JobSpec } from "../config/job_spec.ts";
 import type { SiteProfile } from "../config/site.ts";
-import type { PassphraseSource } from "../pgp/keys.ts";
+import { type PassphraseSource, readPrivateKeyFile, readPublicKeyFile } from "../pgp/keys.ts";
 import { loadKey, sealDirectory } from "../luks/seal.ts";
 import { checkKey, openContainer, usableHeader } from "../luks/open.ts";
 import { Jobs } from "../luks/jobs.ts";
@@ -32,7 +32,7 @@ import { renderSealbatchScript } from "../render/sealbatch.ts";
 import { sbatchArgs } from "../slurm/slurm.ts";
 import { onCleanup } from "../util/cleanup.ts";
 import { inputError, q, reason, SealbatchError } from "../util/errors.ts";
-import { readTextCapped, sha256File } from "../util/files.ts";
+import { exists, readTextCapped, sha256File } from "../util/files.ts";
 import { wipeFile, wipeTree, writeSecretFile } from "../util/secret_file.ts";
 import { localUser } from "../util/user.ts";
 import type { Backend, JobResult } from "./backend.ts";
@@ -191,6 +191,74 @@ function dirname(path: string): string {
   return path.slice(0, path.lastIndexOf("/")) || "/";
 }
 
+/**
+ * Each passphrase is asked once per run: the local check unlocks the signing
+ * key, sealing run.sh unlocks it again later (and a cohort once per job).
+ */
+export function rememberPassphrases(source: PassphraseSource): PassphraseSource {
+  const known = new Map<string, Promise<string>>();
+  return (label) => {
+    let p = known.get(label);
+    if (!p) {
+      p = source(label);
+      known.set(label, p);
+      p.catch(() => known.delete(label));
+    }
+    return p;
+  };
+}
+
+export interface LocalCheckInput {
+  spec: JobSpec;
+  signKey: string;
+  passphrase?: PassphraseSource;
+  nodePublicKey: string;
+  /** The job's state directory, when it may exist already (a resumed job). */
+  stateDir?: string;
+}
+
+/**
+ * Everything local that can fail, before the first remote or Vault call and
+ * before anything is created: a run that cannot sign its job never escrows
+ * keys for it, and a refused rerun leaves no empty job directory behind.
+ */
+export async function checkLocal(input: LocalCheckInput): Promise<void> {
+  const { spec } = input;
+  const resumed = input.stateDir !== undefined && (await exists(`${input.stateDir}/state.json`));
+  const dir = input.stateDir?.replace(/\/+$/, "");
+  const opened = resumed &&
+    (await RunState.open(dir!, dir!.slice(dir!.lastIndexOf("/") + 1))).done("open-results");
+  if (!opened && !(await isFreeTarget(spec.outputs))) {
+    throw inputError(
+      `cannot run ${q(spec.name)}: outputs directory ${q(spec.outputs)} is not empty`,
+      {
+        hint: "move the earlier results away, or set outputs: in the job spec to a new directory",
+      },
+    );
+  }
+  if (!resumed && !(await exists(spec.input.path))) {
+    throw inputError(`cannot run ${q(spec.name)}: input ${q(spec.input.path)} does not exist`);
+  }
+  if (spec.image.kind === "sif" && !resumed && !(await exists(spec.image.path))) {
+    throw inputError(`cannot run ${q(spec.name)}: image ${q(spec.image.path)} does not exist`);
+  }
+  await checkKeys(input);
+}
+
+/** The keys a run needs, usable: the node's public key and the unlocked signing key. */
+export async function checkKeys(
+  input: Pick<LocalCheckInput, "signKey" | "passphrase" | "nodePublicKey">,
+): Promise<void> {
+  const node = await readPublicKeyFile(input.nodePublicKey, "node public key");
+  if (!(await node.getEncryptionKey().catch(() => undefined))) {
+    throw inputError(`node public key ${q(input.nodePublicKey)} has no encryption-capable key`, {
+      hint: "get the secure nodes' public key from the site admins",
+    });
+  }
+  // Unlocked now (a protected key without a terminal fails here, not after escrow).
+  await readPrivateKeyFile(input.signKey, "signing key", input.passphrase);
+}
+
 export async function runJob(input: RunInput): Promise<RunSummary> {
   const { spec, backend, vault } = input;
   const dir = input.stateDir.replace(/\/+$/, "");
@@ -213,6 +281,15 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       },
     );
   }
+
+  const passphrase = input.passphrase && rememberPassphrases(input.passphrase);
+  await checkLocal({
+    spec,
+    signKey: input.signKey,
+    ...(passphrase ? { passphrase } : {}),
+    nodePublicKey: input.nodePublicKey,
+    stateDir: dir,
+  });
 
   const f = {
     input: `${dir}/input.img`,
@@ -259,15 +336,6 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     ...extra,
   });
 
-  // Refusals first: nothing is sealed for a job whose results have nowhere to go.
-  if (!state.done("open-results") && !(await isFreeTarget(spec.outputs))) {
-    throw inputError(
-      `cannot run ${q(spec.name)}: outputs directory ${q(spec.outputs)} is not empty`,
-      {
-        hint: "move the earlier results away, or set outputs: in the job spec to a new directory",
-      },
-    );
-  }
   await step("plan", () =>
     Promise.resolve({
       spec: spec.path,
@@ -402,8 +470,11 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       }
       return await step("submit", () => backend.submit(remoteDir, spec.resources, job));
     });
+  } catch (err) {
+    armed = false;
+    await afterFailureBeforeSubmit();
+    throw err;
   } finally {
-    // Only an interruption withdraws the escrow; after an error a second run resumes.
     armed = false;
     await disarm();
   }
@@ -528,7 +599,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       command: { text: script },
       nodeKey: input.nodePublicKey,
       signKey: input.signKey,
-      ...(input.passphrase ? { passphrase: input.passphrase } : {}),
+      ...(passphrase ? { passphrase } : {}),
       outDir,
       user,
       expiresMs: wrapTtlMs,
@@ -603,6 +674,34 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     }
     const got = await backend.download(`${remoteDir}/${RESULTS}`, `${f.results}/${RESULTS}`);
     return { receipt, signature, results: { path: RESULTS, ...got }, ...(log ? { log } : {}) };
+  }
+
+  /**
+   * A run that fails before submission: credentials that no sealed run.sh
+   * holds yet are revoked; once run.sh is sealed (upload or submit failed on
+   * the site), they are kept so that the same command resumes without a
+   * second escrow, and the run says so.
+   */
+  async function afterFailureBeforeSubmit(): Promise<void> {
+    if (!(await recordExists(project, job))) return;
+    if (!state.done("seal-job")) {
+      await withdrawEscrow().catch(() => {});
+      emit({
+        step: "escrow",
+        phase: "note",
+        detail:
+          `the credentials escrowed for ${job} were revoked: this run failed before submission`,
+      });
+      return;
+    }
+    const until = state.get<{ expiresAt?: string }>("escrow")?.expiresAt;
+    emit({
+      step: "escrow",
+      phase: "note",
+      detail: `the credentials of ${job} stay in Vault${until ? ` until ${until}` : ""} so that ` +
+        `running the same command again resumes without a second escrow; ` +
+        `'sealbatch keys revoke --job ${job} --state ${project}' revokes them`,
+    });
   }
 
   /** Undo escrow after an interruption before submission (the sealed run.sh embeds it). */

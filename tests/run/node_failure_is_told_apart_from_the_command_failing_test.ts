@@ -6,23 +6,17 @@
  * for its fixed tokens, so nothing else written there reaches the user.
  */
 import assert from "node:assert/strict";
-import { loadJobSpec } from "../../src/config/job_spec.ts";
 import {
   classifyFailure,
   describeFailure,
   failureLine,
   parseNodeLog,
 } from "../../src/job/progress.ts";
-import { startDevServer } from "../../src/kms/dev_server.ts";
-import { VaultClient } from "../../src/kms/vault_client.ts";
-import { writeKeyPair } from "../../src/pgp/keygen.ts";
-import { LocalBackend } from "../../src/run/local_backend.ts";
-import { prepareLocalNode } from "../../src/run/local_node.ts";
 import { jobFailure, runJob, workDirWarning } from "../../src/run/run.ts";
 import { exec } from "../../src/util/exec.ts";
 import { SealbatchError } from "../../src/util/errors.ts";
-import { localUser } from "../../src/util/user.ts";
-import { CLI_ARGS, tempDir } from "../_helpers/cli.ts";
+import { tempDir } from "../_helpers/cli.ts";
+import { localProject } from "./_local.ts";
 
 Deno.test("a withheld no-space error is classed no-space; the class line is fixed", () => {
   const enospc = Object.assign(new Error("No space left on device (os error 28): write"), {
@@ -93,53 +87,20 @@ Deno.test({
     const tmpfs = `${dir.path}/tmpfs`;
     await Deno.mkdir(tmpfs);
     await exec("mount", ["-t", "tmpfs", "-o", "size=2m,mode=700", "sealbatch-test", tmpfs]);
-    const vault = await startDevServer({ hostname: "127.0.0.1", port: 0, rootToken: "root-ns" });
-    const client = await VaultClient.connect({ addr: vault.addr }, "root-ns");
     try {
-      const user = localUser();
-      const you = await writeKeyPair({
-        kind: "user",
-        name: "you",
-        email: "you@example.org",
-        outDir: `${dir.path}/keys`,
-      });
-      const node = await prepareLocalNode({
-        dir: `${dir.path}/node`,
-        user,
-        userPublicKey: you.publicKey,
+      await using p = await localProject({
         memoryRoot: tmpfs,
-        vaultAddr: vault.addr,
+        spec: 'name: big\ninput: input\ncommand: "touch {output}/ran"\noutputs: results\n',
       });
-      await Deno.mkdir(`${dir.path}/shared`);
-      await using backend = new LocalBackend({
-        root: `${dir.path}/shared`,
-        nodeConfig: node.config,
-        nodeCommand: [Deno.execPath(), ...CLI_ARGS],
-      });
-      const project = `${dir.path}/project`;
-      await Deno.mkdir(`${project}/input`, { recursive: true });
       // Random bytes do not compress: the container is larger than the node's 2 MiB work_dir.
       const data = new Uint8Array(3 << 20);
       for (let i = 0; i < data.length; i += 65536) {
         crypto.getRandomValues(data.subarray(i, i + 65536));
       }
-      await Deno.writeFile(`${project}/input/scan.raw`, data);
-      await Deno.writeTextFile(
-        `${project}/job.yaml`,
-        'name: big\ninput: input\ncommand: "touch {output}/ran"\noutputs: results\n',
+      await Deno.writeFile(`${p.project}/input/scan.raw`, data);
+      const summary = await runJob(
+        await p.input({ stateDir: `${p.project}/.sealbatch/jobs/big-00000001` }),
       );
-      const summary = await runJob({
-        spec: await loadJobSpec(`${project}/job.yaml`),
-        site: undefined,
-        backend,
-        vault: client,
-        stateDir: `${project}/.sealbatch/jobs/big-00000001`,
-        dryRun: false,
-        signKey: you.secretKey,
-        nodePublicKey: node.publicKey,
-        nodeCommand: [Deno.execPath(), ...CLI_ARGS],
-        user,
-      });
       assert.deepEqual(summary.node?.failure, { stage: "open-input", class: "no-space" });
       assert.ok(
         summary.node!.lines.includes("sealbatch: keys fetched"),
@@ -153,8 +114,6 @@ Deno.test({
       );
       assert.doesNotMatch(err.message, /command exited/);
     } finally {
-      client.close();
-      await vault.shutdown();
       await exec("umount", [tmpfs]).catch(() => {});
     }
   },
