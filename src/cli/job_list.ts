@@ -40,9 +40,12 @@ export function jobListCommand() {
 export function jobShowCommand() {
   return new Command("show")
     .description("show one job of this project: its steps, Slurm id and verified receipt")
-    .argument("<id>", "job id (from 'sealbatch job list')")
+    .argument("<job>", "job id (from 'sealbatch job list'), or its Slurm id")
     .option("--project <dir>", "project directory (default: the current directory)")
-    .addHelpText("after", "\nExamples:\n  sealbatch job show bart-fft-1a2b3c4d")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sealbatch job show bart-fft-1a2b3c4d\n  sealbatch job show 1234   # by its Slurm id",
+    )
     .action(async (id, opts) => {
       const { projectStateDir, showJob } = await import("../run/project.ts");
       const j = await showJob(projectStateDir(opts.project ?? Deno.cwd()), id);

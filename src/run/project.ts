@@ -19,6 +19,8 @@ export interface Plan {
   input: string;
   outputs: string;
   createdAt: string;
+  /** The site profile the job was run on (absent for the local executor). */
+  site?: string;
 }
 
 export interface JobEntry {
@@ -91,14 +93,56 @@ export async function listJobs(stateRoot: string): Promise<JobEntry[]> {
   );
 }
 
-export async function showJob(stateRoot: string, job: string): Promise<JobEntry> {
-  const dir = jobDir(stateRoot, job);
+const SLURM_ID_RE = /^\d{1,12}(_\d{1,9})?$/;
+
+/** One job of the project, by its job id or its Slurm id. */
+export async function showJob(stateRoot: string, ref: string): Promise<JobEntry> {
+  if (SLURM_ID_RE.test(ref)) {
+    const found = (await listJobs(stateRoot)).filter((j) => j.slurmJob === ref);
+    if (found.length === 1) return found[0]!;
+    throw inputError(
+      found.length === 0
+        ? `no job of this project has Slurm id ${q(ref)} (in ${q(stateRoot)})`
+        : `Slurm id ${q(ref)} names ${found.length} jobs of this project (sites differ)`,
+      { hint: "give the project's job id, as 'sealbatch job list' shows it" },
+    );
+  }
+  const dir = jobDir(stateRoot, ref);
   if (!(await exists(`${dir}/state.json`))) {
-    throw inputError(`no job ${q(job)} in ${q(stateRoot)}`, {
+    throw inputError(`no job ${q(ref)} in ${q(stateRoot)}`, {
+      hint: "see the project's jobs with 'sealbatch job list'; a Slurm id (digits) works too",
+    });
+  }
+  return await readEntry(stateRoot, ref);
+}
+
+export interface SlurmRef {
+  slurmJob: string;
+  /** The project's job, when the reference names one (or its Slurm id is one of them). */
+  entry?: JobEntry;
+}
+
+/**
+ * A Slurm id, or a project job id that was submitted: what `job status`,
+ * `wait`, `cancel` and `fetch` take.
+ */
+export async function slurmRef(stateRoot: string, ref: string): Promise<SlurmRef> {
+  if (SLURM_ID_RE.test(ref)) {
+    const entry = (await listJobs(stateRoot)).find((j) => j.slurmJob === ref);
+    return { slurmJob: ref, ...(entry ? { entry } : {}) };
+  }
+  if (!NAME_RE.test(ref)) {
+    throw inputError(`invalid job ${q(ref)}: expected a Slurm id (digits) or a job id`, {
       hint: "see the project's jobs with 'sealbatch job list'",
     });
   }
-  return await readEntry(stateRoot, job);
+  const entry = await showJob(stateRoot, ref);
+  if (!entry.slurmJob) {
+    throw inputError(`job ${q(ref)} was not submitted (it stopped after ${entry.stage})`, {
+      hint: "run its spec again to continue it",
+    });
+  }
+  return { slurmJob: entry.slurmJob, entry };
 }
 
 /**

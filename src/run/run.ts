@@ -343,6 +343,8 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       input: spec.input.path,
       outputs: spec.outputs,
       createdAt: new Date().toISOString(),
+      // Where it went: `job status JOB` and friends find the site without --site.
+      ...(input.site ? { site: input.site.path } : {}),
     }));
 
   const imageKeyPath = await gates.seal(() => localSteps());
@@ -487,8 +489,8 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       emit({
         step: "wait",
         phase: "note",
-        detail:
-          `job ${job} keeps running (Slurm ${slurmJob}); run the same command again to resume`,
+        detail: `job ${job} keeps running (Slurm ${slurmJob}); run the same command again to ` +
+          `resume, or cancel it: sealbatch job cancel ${job}`,
       });
     }
   });
