@@ -14,11 +14,14 @@ function outcome(j: JobEntry): string {
 export function jobListCommand() {
   return new Command("list")
     .description("list the jobs `sealbatch run` ran in this project (./.sealbatch)")
-    .option("--project <dir>", "project directory (default: the current directory)")
+    .option(
+      "--project <dir>",
+      "project directory (default: the nearest one with jobs, from here upward)",
+    )
     .addHelpText("after", "\nExamples:\n  sealbatch job list\n  sealbatch --json job list")
     .action(async (opts) => {
-      const { listJobs, projectStateDir } = await import("../run/project.ts");
-      const jobs = await listJobs(projectStateDir(opts.project ?? Deno.cwd()));
+      const { findStateDir, listJobs } = await import("../run/project.ts");
+      const jobs = await listJobs(await findStateDir(opts.project));
       const rows = [
         ["job", "created", "slurm", "state", "spec"],
         ...jobs.map((j) => [
@@ -41,14 +44,17 @@ export function jobShowCommand() {
   return new Command("show")
     .description("show one job of this project: its steps, Slurm id and verified receipt")
     .argument("<job>", "job id (from 'sealbatch job list'), or its Slurm id")
-    .option("--project <dir>", "project directory (default: the current directory)")
+    .option(
+      "--project <dir>",
+      "project directory (default: the nearest one with jobs, from here upward)",
+    )
     .addHelpText(
       "after",
       "\nExamples:\n  sealbatch job show bart-fft-1a2b3c4d\n  sealbatch job show 1234   # by its Slurm id",
     )
     .action(async (id, opts) => {
-      const { projectStateDir, showJob } = await import("../run/project.ts");
-      const j = await showJob(projectStateDir(opts.project ?? Deno.cwd()), id);
+      const { findStateDir, showJob } = await import("../run/project.ts");
+      const j = await showJob(await findStateDir(opts.project), id);
       const lines = [
         `job      ${j.job}`,
         `state    ${outcome(j)}`,

@@ -12,7 +12,7 @@ import { resolveSite, type SiteFlags, withSiteOptions } from "./remote.ts";
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 const JOB_ARG = "Slurm job id, or the project's job id (from 'sealbatch job list')";
-const PROJECT_HELP = "project of a job id (default: the current directory)";
+const PROJECT_HELP = "project of a job id (default: the nearest one with jobs, from here upward)";
 
 /**
  * A Slurm id or a project job id; a project job brings its site along, so
@@ -22,8 +22,8 @@ async function resolveJob(
   ref: string,
   opts: SiteFlags & { project?: string },
 ): Promise<{ id: string; flags: SiteFlags }> {
-  const { projectStateDir, slurmRef } = await import("../run/project.ts");
-  const r = await slurmRef(projectStateDir(opts.project ?? Deno.cwd()), ref);
+  const { findStateDir, slurmRef } = await import("../run/project.ts");
+  const r = await slurmRef(await findStateDir(opts.project), ref);
   const site = r.entry?.plan?.site;
   const flags = !opts.site && !opts.host && site ? { ...opts, site } : opts;
   return { id: jobId(r.slurmJob), flags };

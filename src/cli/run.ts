@@ -189,7 +189,7 @@ export function runCommand() {
     .addHelpText(
       "after",
       `
-State: ./.sealbatch/jobs/<JOB>/ (0700). Running the same spec again resumes the
+State: .sealbatch/jobs/<JOB>/ beside the spec (0700). Running the same spec again resumes the
 newest unfinished job: finished steps are skipped, verified uploads are not
 sent again, a submitted job is waited for. Ctrl-C before submission revokes
 the credentials that run created. A failed job shows its stderr (from inside
@@ -211,7 +211,7 @@ Examples:
       const { loadJobSpec } = await import("../config/job_spec.ts");
       const { loadSiteProfile } = await import("../config/site.ts");
       const { matchDirectories, runCohort } = await import("../run/cohort.ts");
-      const { jobDir, newJobId, projectStateDir, resumableJobs } = await import(
+      const { jobDir, newJobId, resumableJobs, stateDirForSpec } = await import(
         "../run/project.ts"
       );
       const { checkKeys, checkLocal, jobFailure, outcomeText, rememberPassphrases, runJob } =
@@ -228,7 +228,8 @@ Examples:
         throw usageError("--each replaces the spec's input directory; this spec has a container");
       }
       const dryRun = Boolean(opts.dryRun);
-      const stateRoot = projectStateDir(Deno.cwd());
+      // Beside the spec, wherever it is run from (src/run/project.ts).
+      const stateRoot = await stateDirForSpec(spec.path);
       const job = inputs
         ? undefined
         : (opts.new
@@ -283,7 +284,9 @@ Examples:
           }
           return;
         }
-        note(`job ${job!} on ${backend.label}${dryRun ? " (dry run)" : ""}`);
+        note(
+          `job ${job!} on ${backend.label}${dryRun ? " (dry run)" : ""}; state in ${stateRoot}`,
+        );
         const summary = await runJob({
           ...common,
           spec,

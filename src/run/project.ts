@@ -43,6 +43,48 @@ export function projectStateDir(project: string): string {
   return `${project.replace(/\/+$/, "") || "/"}/${STATE_DIR}`;
 }
 
+function parentOf(dir: string): string | undefined {
+  const i = dir.replace(/\/+$/, "").lastIndexOf("/");
+  return i <= 0 ? (dir === "/" ? undefined : "/") : dir.slice(0, i);
+}
+
+function ancestors(dir: string): string[] {
+  const out: string[] = [];
+  for (let d: string | undefined = dir.replace(/\/+$/, "") || "/"; d; d = parentOf(d)) out.push(d);
+  return out;
+}
+
+/**
+ * Where a spec's jobs live: beside the spec (`<spec dir>/.sealbatch`), so
+ * that the same spec is the same project from wherever it is run. A state
+ * directory further up (or below the current directory, where earlier
+ * versions kept it) that already holds jobs of this very spec is used
+ * instead, as git finds its repository: a second run never starts a second
+ * job beside the first.
+ */
+export async function stateDirForSpec(specPath: string, cwd = Deno.cwd()): Promise<string> {
+  const specDir = parentOf(specPath) ?? "/";
+  for (const dir of new Set([...ancestors(specDir), ...ancestors(cwd)])) {
+    const root = projectStateDir(dir);
+    if (!(await exists(`${root}/jobs`))) continue;
+    if ((await listJobs(root)).some((j) => j.plan?.spec === specPath)) return root;
+  }
+  return projectStateDir(specDir);
+}
+
+/**
+ * The project of `job list|show|status|...`: `--project DIR`, else the
+ * nearest directory from `cwd` upward that holds jobs (`.sealbatch/jobs`).
+ */
+export async function findStateDir(project: string | undefined, cwd = Deno.cwd()): Promise<string> {
+  if (project !== undefined) return projectStateDir(project);
+  for (const dir of ancestors(cwd)) {
+    const root = projectStateDir(dir);
+    if (await exists(`${root}/jobs`)) return root;
+  }
+  return projectStateDir(cwd);
+}
+
 export function newJobId(name: string): string {
   const hex = [...crypto.getRandomValues(new Uint8Array(4))]
     .map((b) => b.toString(16).padStart(2, "0")).join("");
