@@ -21,15 +21,21 @@ export function jobListCommand() {
     .addHelpText("after", "\nExamples:\n  sealbatch job list\n  sealbatch --json job list")
     .action(async (opts) => {
       const { findStateDir, listJobs } = await import("../run/project.ts");
-      const jobs = await listJobs(await findStateDir(opts.project));
+      const root = await findStateDir(opts.project);
+      const jobs = await listJobs(root);
+      // Paths inside the project are shown relative to it: a cohort's rows differ by input.
+      const project = root.slice(0, root.lastIndexOf("/") + 1);
+      const rel = (p: string | undefined) =>
+        p === undefined ? "-" : p.startsWith(project) ? p.slice(project.length) : p;
       const rows = [
-        ["job", "created", "slurm", "state", "spec"],
+        ["job", "created", "slurm", "state", "input", "spec"],
         ...jobs.map((j) => [
           j.job,
           j.plan?.createdAt.slice(0, 19).replace("T", " ") ?? "-",
           j.slurmJob ?? "-",
           outcome(j),
-          j.plan?.spec ?? "-",
+          rel(j.plan?.input),
+          rel(j.plan?.spec),
         ]),
       ];
       const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

@@ -214,8 +214,15 @@ Examples:
       const { jobDir, newJobId, resumableJobs, stateDirForSpec } = await import(
         "../run/project.ts"
       );
-      const { checkKeys, checkLocal, jobFailure, outcomeText, rememberPassphrases, runJob } =
-        await import("../run/run.ts");
+      const {
+        checkKeys,
+        checkLocal,
+        jobFailure,
+        noInput,
+        outcomeText,
+        rememberPassphrases,
+        runJob,
+      } = await import("../run/run.ts");
       const { SiteBackend } = await import("../run/site_backend.ts");
       const spec: JobSpec = await loadJobSpec(absolute(specPath));
       const profile = await loadSiteProfile(sitePath(opts.site));
@@ -224,17 +231,18 @@ Examples:
         throw usageError("no signing key: give --sign-key FILE or sign_key in the site profile");
       }
       const inputs = opts.each ? await matchDirectories(opts.each) : undefined;
-      if (inputs && spec.input.kind !== "dir") {
+      if (inputs && spec.input.kind === "container") {
         throw usageError("--each replaces the spec's input directory; this spec has a container");
       }
+      if (!inputs && spec.input.kind === "none") throw noInput(spec);
       const dryRun = Boolean(opts.dryRun);
       // Beside the spec, wherever it is run from (src/run/project.ts).
       const stateRoot = await stateDirForSpec(spec.path);
       const job = inputs
         ? undefined
-        : (opts.new
-          ? undefined
-          : (await resumableJobs(stateRoot, spec.path)).get(spec.input.path)) ??
+        : (opts.new ? undefined : (await resumableJobs(stateRoot, spec.path)).get(
+          spec.input.kind === "none" ? "" : spec.input.path,
+        )) ??
           newJobId(spec.name);
       const passphrase = rememberPassphrases(passphraseSource(opts.passphraseFile));
       // Everything local first: no Vault or site call for a run that cannot sign its job.

@@ -236,6 +236,7 @@ export async function checkLocal(input: LocalCheckInput): Promise<void> {
       },
     );
   }
+  if (spec.input.kind === "none") throw noInput(spec);
   if (!resumed && !(await exists(spec.input.path))) {
     throw inputError(`cannot run ${q(spec.name)}: input ${q(spec.input.path)} does not exist`);
   }
@@ -243,6 +244,19 @@ export async function checkLocal(input: LocalCheckInput): Promise<void> {
     throw inputError(`cannot run ${q(spec.name)}: image ${q(spec.image.path)} does not exist`);
   }
   await checkKeys(input);
+}
+
+/** A spec without input runs only with --each, which gives each job its own. */
+export function noInput(spec: JobSpec): SealbatchError {
+  return inputError(`${spec.path}: no input: the spec names neither input nor input_container`, {
+    hint: "give input: DIR in the spec, or one job per input directory with --each 'GLOB'",
+  });
+}
+
+/** The spec's input; a spec without one is refused. */
+function inputOf(spec: JobSpec): Exclude<JobSpec["input"], { kind: "none" }> {
+  if (spec.input.kind === "none") throw noInput(spec);
+  return spec.input;
 }
 
 /** The keys a run needs, usable: the node's public key and the unlocked signing key. */
@@ -261,6 +275,7 @@ export async function checkKeys(
 
 export async function runJob(input: RunInput): Promise<RunSummary> {
   const { spec, backend, vault } = input;
+  const source = inputOf(spec);
   const dir = input.stateDir.replace(/\/+$/, "");
   const job = input.jobId ?? dir.slice(dir.lastIndexOf("/") + 1);
   const project = dirname(dirname(dir)); // <project>/.sealbatch
@@ -340,7 +355,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     Promise.resolve({
       spec: spec.path,
       name: spec.name,
-      input: spec.input.path,
+      input: source.path,
       outputs: spec.outputs,
       createdAt: new Date().toISOString(),
       // Where it went: `job status JOB` and friends find the site without --site.
@@ -360,9 +375,9 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       // What an interrupted attempt left behind is redone: it was never recorded.
       await removeIfExists(f.input);
       await wipeFile(f.luksKey);
-      if (spec.input.kind === "dir") {
+      if (source.kind === "dir") {
         await sealDirectory({
-          source: spec.input.path,
+          source: source.path,
           out: f.input,
           key: { path: f.luksKey, create: true },
           // The command writes to {output}; the input is only read (on the node it
@@ -377,11 +392,11 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
         });
       } else {
         // A given container must open with the given key before it goes anywhere.
-        const key = await loadKey(spec.input.key);
+        const key = await loadKey(source.key);
         await using jobs = new Jobs();
-        await checkKey(jobs, spec.input.path, await usableHeader(spec.input.path), key);
+        await checkKey(jobs, source.path, await usableHeader(source.path), key);
         await writeSecretFile(f.luksKey, key);
-        await linkOrCopy(spec.input.path, f.input);
+        await linkOrCopy(source.path, f.input);
       }
       return await fileSummary(f.input, false);
     });
