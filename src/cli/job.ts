@@ -2,6 +2,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { jobSealCommand } from "./job_seal.ts";
 import { jobListCommand, jobShowCommand } from "./job_list.ts";
+import { jobCleanCommand } from "./job_clean.ts";
 import {
   jobCancelCommand,
   jobFetchCommand,
@@ -19,5 +20,6 @@ export function jobCommand(): Command {
     .addCommand(jobCancelCommand())
     .addCommand(jobFetchCommand())
     .addCommand(jobListCommand())
-    .addCommand(jobShowCommand());
+    .addCommand(jobShowCommand())
+    .addCommand(jobCleanCommand());
 }

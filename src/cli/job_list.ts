@@ -4,9 +4,11 @@ import type { JobEntry } from "../run/project.ts";
 import { result } from "./output.ts";
 
 function outcome(j: JobEntry): string {
+  const cleaned = j.cleanedAt ? ", cleaned" : "";
   if (j.exitCode !== undefined) {
-    return j.exitCode === 0 ? "COMPLETED" : `FAILED (exit ${j.exitCode})`;
+    return (j.exitCode === 0 ? "COMPLETED" : `FAILED (exit ${j.exitCode})`) + cleaned;
   }
+  if (j.cleanedAt) return `${j.slurmState ?? "stopped"}, cleaned`;
   if (j.slurmState) return j.slurmState;
   return j.finished ? "done" : `stopped after ${j.stage}`;
 }

@@ -148,7 +148,8 @@ function cohortTable(rows: CohortRow[], outcomeText: OutcomeText): string {
   return lines.map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 }
 
-async function vaultFor(profile: SiteProfile, dryRun: boolean): Promise<VaultClient> {
+/** The Vault client of a profile, with the token from where the profile says. */
+export async function vaultClientFor(profile: SiteProfile, dryRun: boolean): Promise<VaultClient> {
   if (profile.vault.tunnel) {
     throw usageError(`site ${q(profile.name)}: vault.tunnel is not supported by sealbatch run`, {
       hint: "reach Vault directly (vault.addr) or forward it yourself (ssh -L)",
@@ -249,7 +250,7 @@ Examples:
       const keys = { signKey, passphrase, nodePublicKey: profile.node.publicKey };
       if (job) await checkLocal({ spec, ...keys, stateDir: jobDir(stateRoot, job) });
       else await checkKeys(keys);
-      const vault = await vaultFor(profile, dryRun);
+      const vault = await vaultClientFor(profile, dryRun);
       try {
         const identity = profile.ssh.identity;
         await using backend = await SiteBackend.connect(profile, {

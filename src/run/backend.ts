@@ -43,4 +43,6 @@ export interface Backend extends AsyncDisposable {
   /** Wait until the job reaches any terminal state. */
   wait(id: string, onState?: (state: string) => void): Promise<JobResult>;
   cancel(id: string): Promise<void>;
+  /** Remove the job's directory on the shared side (`job clean`); true when it is gone. */
+  removeJobDir(job: string): Promise<boolean>;
 }

@@ -230,6 +230,13 @@ export class LocalBackend implements Backend {
     await job.done;
   }
 
+  async removeJobDir(job: string): Promise<boolean> {
+    await Deno.remove(this.jobDir(job), { recursive: true }).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
+    return !(await exists(this.jobDir(job)));
+  }
+
   /** Cancels jobs that are still running (an interrupted demo leaves no node process behind). */
   async [Symbol.asyncDispose](): Promise<void> {
     for (const job of this.#jobs.values()) job.abort.abort();

@@ -37,6 +37,8 @@ export interface JobEntry {
   exitCode?: number;
   /** The receipt as fetched and verified by the run (absent before verify-receipt). */
   receipt?: Receipt;
+  /** When `job clean` removed its files on the shared side. */
+  cleanedAt?: string;
 }
 
 export function projectStateDir(project: string): string {
@@ -112,6 +114,8 @@ async function readEntry(stateRoot: string, job: string): Promise<JobEntry> {
   if (id) entry.slurmJob = id;
   const waited = state.get<{ state: string }>("wait");
   if (waited) entry.slurmState = waited.state;
+  const cleaned = state.get<{ at: string }>("clean");
+  if (cleaned) entry.cleanedAt = cleaned.at;
   const receipt = state.get<Receipt>("verify-receipt");
   if (receipt) {
     entry.receipt = receipt;

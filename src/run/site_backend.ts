@@ -213,6 +213,13 @@ export class SiteBackend implements Backend {
     return cancel(this.#shell, this.slurm, id);
   }
 
+  async removeJobDir(job: string): Promise<boolean> {
+    // The path is built from a checked job id below the profile's base directory.
+    const dir = sh(this.jobDir(job));
+    const r = await this.#site.transfer.exec(`rm -rf -- ${dir} && [ ! -e ${dir} ]`);
+    return r.code === 0;
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     const t = this.#transfers;
     this.#transfers = undefined;
