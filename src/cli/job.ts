@@ -13,6 +13,17 @@ import {
 
 export function jobCommand(): Command {
   return new Command("job").description("seal, submit and follow a job")
+    .addHelpText(
+      "after",
+      `
+Every job command takes the project's job id or the Slurm id.
+
+Examples:
+  sealbatch job list
+  sealbatch job show bart-fft-1a2b3c4d
+  sealbatch job wait bart-fft-1a2b3c4d
+  sealbatch job clean --all-finished`,
+    )
     .addCommand(jobSealCommand())
     .addCommand(jobSubmitCommand())
     .addCommand(jobStatusCommand())

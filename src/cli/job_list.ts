@@ -15,7 +15,9 @@ function outcome(j: JobEntry): string {
 
 export function jobListCommand() {
   return new Command("list")
-    .description("list the jobs `sealbatch run` ran in this project (./.sealbatch)")
+    .description(
+      "list the jobs `sealbatch run` ran in this project (its .sealbatch, found from here upward)",
+    )
     .option(
       "--project <dir>",
       "project directory (default: the nearest one with jobs, from here upward)",

@@ -163,5 +163,7 @@ export function remoteCommand(): Command {
       );
     }
   });
-  return new Command("remote").description("reach an HPC site over SSH").addCommand(check);
+  return new Command("remote").description("reach an HPC site over SSH")
+    .addHelpText("after", "\nExamples:\n  sealbatch remote check --site mysite")
+    .addCommand(check);
 }

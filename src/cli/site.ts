@@ -9,7 +9,11 @@ import { green, note, red, result } from "./output.ts";
 import { passphraseSource } from "./passphrase.ts";
 
 export function siteCommand(): Command {
-  const site = new Command("site").description("create and check site profiles");
+  const site = new Command("site").description("create and check site profiles")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sealbatch site init gwdg\n  sealbatch site check gwdg\n  sealbatch help site check",
+    );
 
   site.command("init")
     .description("write a commented site profile to fill in")
