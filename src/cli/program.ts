@@ -19,6 +19,7 @@ import { dataCommand } from "./data.ts";
 import { remoteCommand } from "./remote.ts";
 import { runCommand } from "./run.ts";
 import { demoCommand } from "./demo.ts";
+import { completionCommand, manCommand } from "./completion.ts";
 
 /** `version`: what --version prints (versionText(); the bare version when not given). */
 export function buildProgram(version: string = denoJson.version): Command {
@@ -61,7 +62,9 @@ export function buildProgram(version: string = denoJson.version): Command {
       sampleCommand(),
     ]
   ) program.addCommand(command);
-  program.helpCommand(false).addCommand(helpCommand(program));
+  program.helpCommand(false).addCommand(helpCommand(program))
+    .addCommand(completionCommand(() => program))
+    .addCommand(manCommand(() => program, version));
   tidyHelp(program);
   return program;
 }
