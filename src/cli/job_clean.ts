@@ -46,7 +46,7 @@ Examples:
         return;
       }
       const { loadSiteProfile } = await import("../config/site.ts");
-      const { sitePath } = await import("../config/site_path.ts");
+      const { siteProfilePath } = await import("../config/site_path.ts");
       const { SiteBackend } = await import("../run/site_backend.ts");
       const { vaultClientFor } = await import("./run.ts");
       const bySite = new Map<string, typeof entries>();
@@ -63,7 +63,7 @@ Examples:
       }
       const cleaned = [];
       for (const [site, jobs] of bySite) {
-        const profile: SiteProfile = await loadSiteProfile(sitePath(site));
+        const profile: SiteProfile = await loadSiteProfile(await siteProfilePath(site));
         const identity = profile.ssh.identity;
         const vault = await vaultClientFor(profile, false);
         try {

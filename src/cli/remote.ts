@@ -1,6 +1,6 @@
 /** `sealbatch remote ...`: the SSH side of a site; also the shared site flags of remote commands. */
 import { Command } from "@commander-js/extra-typings";
-import { sitePath } from "../config/site_path.ts";
+import { defaultSite, siteProfilePath } from "../config/site_path.ts";
 import { inputError, q, SealbatchError, usageError } from "../util/errors.ts";
 import { localUser } from "../util/user.ts";
 import type { Endpoint, SiteConnection } from "../remote/settings.ts";
@@ -28,7 +28,10 @@ export interface SiteFlags {
 /** The flags every command that talks to a site accepts. */
 export function withSiteOptions<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
   cmd
-    .option("--site <name|file>", "site profile (name in the config dir, or a YAML file)")
+    .option(
+      "--site <name|file>",
+      "site profile (name in the config dir, or a YAML file; default: SEALBATCH_SITE or 'site use')",
+    )
     .option("--host <host>", "login host")
     .option("--port <n>", "SSH port of the login host (default 22)")
     .option("--user <name>", "remote user (default: local user)")
@@ -65,10 +68,16 @@ export async function resolveSite(
     throw usageError(`--via: expected auto, openssh or sftp, got ${q(flags.via)}`);
   }
   const { loadSiteProfile } = await import("../config/site.ts");
-  const profile = flags.site ? await loadSiteProfile(sitePath(flags.site)) : undefined;
+  // --host alone describes a site without a profile; otherwise the default site applies.
+  const named = flags.site ?? (flags.host ? undefined : (await defaultSite())?.site);
+  const profile = named ? await loadSiteProfile(await siteProfilePath(named)) : undefined;
   const user = flags.user ?? profile?.ssh.user ?? localUser();
   const host = flags.host ?? profile?.ssh.login.host;
-  if (!host) throw usageError("no site given: use --site NAME or --host HOST");
+  if (!host) {
+    throw usageError("no site given: use --site NAME or --host HOST", {
+      hint: "or set a default: sealbatch site use NAME (or SEALBATCH_SITE=NAME)",
+    });
+  }
   const port = flags.port !== undefined
     ? Number(flags.port)
     : (flags.host ? 22 : profile?.ssh.login.port ?? 22);

@@ -2,7 +2,7 @@
 import { Command } from "@commander-js/extra-typings";
 import type { JobSpec } from "../config/job_spec.ts";
 import type { SiteProfile } from "../config/site.ts";
-import { sitePath } from "../config/site_path.ts";
+import { defaultSite, siteProfilePath } from "../config/site_path.ts";
 import type { VaultClient } from "../kms/vault_client.ts";
 import type { CohortRow } from "../run/cohort.ts";
 import type { RunEvent, RunSummary } from "../run/run.ts";
@@ -176,7 +176,10 @@ export function runCommand() {
         "open the results, revoke the keys. Interrupted runs continue where they stopped.",
     )
     .argument("<job.yaml>", "the job spec")
-    .option("--site <name|file>", "site profile (name in the config dir, or a YAML file)")
+    .option(
+      "--site <name|file>",
+      "site profile (name in the config dir, or a YAML file; default: SEALBATCH_SITE or 'site use')",
+    )
     .option("--dry-run", "do the local steps and the remote checks; change nothing remote")
     .option("--each <glob>", "one job per matching input directory (quote the pattern)")
     .option(
@@ -207,8 +210,13 @@ Examples:
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
         throw usageError(`--concurrency: expected 1-64, got ${q(opts.concurrency)}`);
       }
-      if (!opts.site) throw usageError("no site given: use --site NAME or --site FILE");
       if (opts.new && opts.each) throw usageError("--new and --each exclude each other");
+      const siteArg = opts.site ?? (await defaultSite())?.site;
+      if (siteArg === undefined) {
+        throw usageError("no site given: use --site NAME or --site FILE", {
+          hint: "or set a default: sealbatch site use NAME (or SEALBATCH_SITE=NAME)",
+        });
+      }
       const { loadJobSpec } = await import("../config/job_spec.ts");
       const { loadSiteProfile } = await import("../config/site.ts");
       const { matchDirectories, runCohort } = await import("../run/cohort.ts");
@@ -226,7 +234,7 @@ Examples:
       } = await import("../run/run.ts");
       const { SiteBackend } = await import("../run/site_backend.ts");
       const spec: JobSpec = await loadJobSpec(absolute(specPath));
-      const profile = await loadSiteProfile(sitePath(opts.site));
+      const profile = await loadSiteProfile(await siteProfilePath(siteArg));
       const signKey = opts.signKey ?? profile.signKey;
       if (!signKey) {
         throw usageError("no signing key: give --sign-key FILE or sign_key in the site profile");

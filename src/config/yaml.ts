@@ -2,6 +2,7 @@
  * The only module that touches the YAML library. Parsing and validation
  * errors name the file, line and column, and say what was expected.
  */
+import { closest } from "../util/suggest.ts";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import type { Document, Node } from "yaml";
 import { inputError, q, type SealbatchError } from "../util/errors.ts";
@@ -118,8 +119,11 @@ export class Fields {
   only(keys: string[]): this {
     for (const key of Object.keys(this.value as object)) {
       if (!keys.includes(key)) {
+        const near = closest(key, keys);
         throw inputError(
-          `${this.file.where([...this.at, key], "key")}: unknown key ${q(this.path(key))}`,
+          `${this.file.where([...this.at, key], "key")}: unknown key ${q(this.path(key))}${
+            near ? `; did you mean ${q(near)}?` : ""
+          }`,
           {
             hint: `known keys here: ${keys.join(", ")}`,
           },
