@@ -2,10 +2,10 @@
  * The command tree. Each command group lives in its own file under src/cli/
  * and only parses, calls a step and prints.
  */
-import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { Command, type CommandUnknownOpts, Option } from "@commander-js/extra-typings";
 import { q, usageError } from "../util/errors.ts";
 import denoJson from "../../deno.json" with { type: "json" };
-import { setJsonMode } from "./output.ts";
+import { setJsonMode, setOutputModes } from "./output.ts";
 import { jobCommand } from "./job.ts";
 import { nodeCommand } from "./node.ts";
 import { keygenCommand } from "./keygen.ts";
@@ -36,9 +36,24 @@ export function buildProgram(version: string = denoJson.version): Command {
       "print the version, the build's commit and the Deno it runs on",
     )
     .option("--json", "print results as JSON on stdout")
+    .option("-q, --quiet", "print results and errors only (no progress, no notes)")
+    .option("-v, --verbose", "print every step, and the causes of an error")
+    .addOption(
+      new Option(
+        "--progress <format>",
+        "progress, notes and errors on stderr: text, or json (NDJSON)",
+      )
+        .choices(["text", "json"] as const).default("text" as const),
+    )
     .showSuggestionAfterError(true)
     .hook("preAction", (cmd) => {
-      setJsonMode(Boolean(cmd.opts().json));
+      const o = cmd.opts();
+      if (o.quiet && o.verbose) throw usageError("-q/--quiet and -v/--verbose exclude each other");
+      setJsonMode(Boolean(o.json));
+      setOutputModes({
+        verbosity: o.quiet ? "quiet" : o.verbose ? "verbose" : "normal",
+        progress: o.progress,
+      });
     })
     .addHelpText(
       "after",

@@ -8,7 +8,19 @@ import type { CohortRow } from "../run/cohort.ts";
 import type { RunEvent, RunSummary } from "../run/run.ts";
 import { formatDuration } from "../util/duration.ts";
 import { q, reason, SealbatchError, usageError } from "../util/errors.ts";
-import { bold, dim, jsonMode, note, oneLine, red, result } from "./output.ts";
+import {
+  bold,
+  currentVerbosity,
+  dim,
+  event,
+  forDisplay,
+  jsonMode,
+  note,
+  oneLine,
+  progressJson,
+  red,
+  result,
+} from "./output.ts";
 import { passphraseSource } from "./passphrase.ts";
 
 interface RunFlags {
@@ -46,8 +58,11 @@ function eventText(e: RunEvent): string {
  * Progress of one job: a line per finished step; on a terminal the current
  * step is also a live line that the next line replaces.
  */
-function jobReporter(): (e: RunEvent) => void {
+export function jobReporter(): (e: RunEvent) => void {
+  const special = machineReporter();
+  if (special) return special;
   const tty = Deno.stderr.isTerminal() && !jsonMode();
+  const verbose = currentVerbosity() === "verbose";
   let live = false;
   let last = 0;
   return (e) => {
@@ -56,7 +71,7 @@ function jobReporter(): (e: RunEvent) => void {
       if (!tty) {
         if (e.phase === "progress" && e.step === "wait") {
           note(`${e.step.padEnd(15)}Slurm: ${e.detail}`);
-        }
+        } else if (verbose && e.phase === "start") note(text);
         return;
       }
       const now = Date.now();
@@ -77,6 +92,8 @@ function jobReporter(): (e: RunEvent) => void {
  * place; elsewhere a line per finished step of each job.
  */
 function cohortReporter(): (e: RunEvent) => void {
+  const special = machineReporter();
+  if (special) return special;
   const tty = Deno.stderr.isTerminal() && !jsonMode();
   if (!tty) {
     return (e) => {
@@ -102,6 +119,16 @@ function cohortReporter(): (e: RunEvent) => void {
   };
 }
 
+/**
+ * --progress=json: every event as one NDJSON line on stderr (integer
+ * milliseconds), for wrappers and GUIs; -q: nothing.
+ */
+function machineReporter(): ((e: RunEvent) => void) | undefined {
+  if (currentVerbosity() === "quiet") return () => {};
+  if (!progressJson()) return undefined;
+  return (e) => event("step", { ...e });
+}
+
 /** The run module's wording of a job's end (loaded with it, when a run starts). */
 type OutcomeText = (s: RunSummary) => string;
 
@@ -118,7 +145,7 @@ function summaryText(s: RunSummary, outcomeText: OutcomeText): string {
     for (const c of s.checks ?? []) out.push(`  ${c}`);
     out.push("would upload:");
     for (const u of s.uploads) out.push(`  ${u.name}  ${u.bytes} bytes  sha256 ${u.sha256}`);
-    out.push(`would submit: ${s.wouldSubmit ?? ""}`);
+    out.push(`would submit: ${(s.wouldSubmit ?? []).join(" ")}`);
   } else {
     const sent = s.uploads.filter((u) => !u.skipped).length;
     out.push(`uploads: ${sent} sent, ${s.uploads.length - sent} already there (verified)`);
@@ -322,7 +349,7 @@ Examples:
           }
           if (summary.stderr !== undefined && !jsonMode()) {
             note(red(`--- stderr of job ${summary.job} (decrypted from its results) ---`));
-            note(summary.stderr.trimEnd());
+            note(forDisplay(summary.stderr.trimEnd()));
             note(red("--- end of stderr ---"));
           }
           throw err;

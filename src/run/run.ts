@@ -107,7 +107,7 @@ export interface RunSummary {
   /** Remote checks (dry run). */
   checks?: string[];
   /** What would be submitted (dry run). */
-  wouldSubmit?: string;
+  wouldSubmit?: string[];
   slurmJob?: string;
   /** Slurm's terminal state. */
   state?: string;
@@ -334,7 +334,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     emit({ step: name, phase: "start" });
     const t0 = performance.now();
     const value = await state.step(name, fn);
-    emit({ step: name, phase: "done", ms: performance.now() - t0 });
+    emit({ step: name, phase: "done", ms: Math.round(performance.now() - t0) });
     return value;
   };
   const summary = (extra: Partial<RunSummary>): RunSummary => ({
@@ -343,7 +343,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     dryRun: input.dryRun,
     steps: state.timings().map((t) => ({
       name: t.name as StepName,
-      ms: t.ms,
+      ms: Math.round(t.ms),
       resumed: t.resumed,
       protection: protect[t.name as StepName] ?? "",
     })),
@@ -780,8 +780,8 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
             `${remoteDir}/run.sh`,
             { jobName: job, output: `${remoteDir}/slurm-%j.out` },
           ),
-        ].join(" ")
-        : `${backend.label}: ${remoteDir}/run.sh`;
+        ]
+        : [`${remoteDir}/run.sh`];
       return summary({ uploads, checks, wouldSubmit });
     } finally {
       await Deno.remove(tmp, { recursive: true }).catch(() => {});

@@ -26,7 +26,7 @@ Deno.test("bash completion completes commands, subcommands and options, as bash 
   };
   assert.deepEqual(await complete("sealbatch", "jo"), ["job"]);
   assert.ok((await complete("sealbatch", "job", "")).includes("clean"));
-  assert.deepEqual(await complete("sealbatch", "job", "list", "--pr"), ["--project"]);
+  assert.deepEqual(await complete("sealbatch", "job", "list", "--proj"), ["--project"]);
   assert.deepEqual(await complete("sealbatch", "run", "job.yaml", "--sit"), ["--site"]);
   assert.deepEqual(await complete("sealbatch", "--json", "node", "data", "o"), ["open"]);
 });
