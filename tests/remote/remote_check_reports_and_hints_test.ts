@@ -49,7 +49,8 @@ Deno.test({
     assert.match(r.stdout, /hint: give the Slurm programs' directory: --slurm-bin/);
     assert.match(
       r.stdout,
-      /^FAIL partition\s+partition nosuch not visible: Slurm says: .*nosuch not found/m,
+      // Slurm's own words: here scontrol itself is missing from that directory.
+      /^FAIL partition\s+partition nosuch not visible: Slurm says: .*\/opt\/nowhere\/bin\/scontrol: No such file/m,
     );
     assert.match(r.stdout, /hint: ask the site for the secure partition's name/);
     assertOneLineError(r.stderr);
