@@ -5,6 +5,7 @@ import type { SiteProfile } from "../config/site.ts";
 import { defaultSite, siteProfilePath } from "../config/site_path.ts";
 import type { VaultClient } from "../kms/vault_client.ts";
 import type { CohortRow } from "../run/cohort.ts";
+import { checkText } from "../remote/check.ts";
 import type { RunEvent, RunSummary } from "../run/run.ts";
 import { formatDuration } from "../util/duration.ts";
 import { q, reason, SealbatchError, usageError } from "../util/errors.ts";
@@ -142,7 +143,7 @@ function summaryText(s: RunSummary, outcomeText: OutcomeText): string {
   }
   if (s.dryRun) {
     out.push("dry run: nothing was escrowed in Vault and nothing changed on the site");
-    for (const c of s.checks ?? []) out.push(`  ${c}`);
+    if (s.checks) out.push(checkText(s.checks).replace(/^/gm, "  "));
     out.push("would upload:");
     for (const u of s.uploads) out.push(`  ${u.name}  ${u.bytes} bytes  sha256 ${u.sha256}`);
     out.push(`would submit: ${(s.wouldSubmit ?? []).join(" ")}`);
