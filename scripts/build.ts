@@ -113,7 +113,8 @@ async function denortSource(): Promise<{ env: Record<string, string>; from: stri
  */
 async function smokeTest(command: string, args: string[], what: string): Promise<void> {
   const r = await exec(command, [...args, "--version"], { what: `cannot run the new ${what}` });
-  if (r.text.trim() !== denoJson.version) {
+  // "0.1.0 (commit ..., built ...; Deno ...)": the version is the first word.
+  if (r.text.trim().split(" ")[0] !== denoJson.version) {
     throw buildError(
       `the new ${what} does not work: '--version' printed ${JSON.stringify(r.text.trim())}`,
       what === "binary" ? "DENORT_BIN must be the denort runtime, not the deno CLI" : undefined,
@@ -209,6 +210,22 @@ function parseArgs(args: string[]): { target: string; dist: string; net: NetOpti
   return { target: args[0] ?? "", dist: dir ?? "dist", net: options };
 }
 
+const BUILD_INFO = `${ROOT}/src/cli/build_info.json`;
+
+/** The commit and date go into the artifact (`--version`); the file is restored afterwards. */
+async function withBuildInfo(fn: () => Promise<void>): Promise<void> {
+  const original = await Deno.readTextFile(BUILD_INFO);
+  const head = await exec("git", ["-C", ROOT, "rev-parse", "HEAD"], { what: "no git commit" })
+    .then((r) => r.text.trim(), () => null);
+  const date = new Date().toISOString().slice(0, 10);
+  await Deno.writeTextFile(BUILD_INFO, JSON.stringify({ commit: head, date }) + "\n");
+  try {
+    await fn();
+  } finally {
+    await Deno.writeTextFile(BUILD_INFO, original);
+  }
+}
+
 if (import.meta.main) {
   try {
     const { target, dist, net } = parseArgs(Deno.args);
@@ -216,7 +233,7 @@ if (import.meta.main) {
     if (build === undefined) throw new SealbatchError("usage", USAGE);
     const flags = await buildFlags(net);
     await Deno.mkdir(dist, { recursive: true });
-    await build(dist, flags);
+    await withBuildInfo(() => build(dist, flags));
   } catch (err) {
     const e = err instanceof SealbatchError ? err : buildError(reason(err));
     console.error(formatError(e));

@@ -35,6 +35,7 @@ DENO=${DENO:-$ROOT/node_modules/.bin/deno}
 NODE_NAME=$(hostname -s)
 LIB=$SITE/lib
 WORK_DIR=/run/sealbatch-test-site/$SITE_USER
+WORK_DIR_SIZE=256M # the tmpfs, and what the profile tells clients (node.work_dir_size)
 NODE_CONFIG=$SITE/etc/node.yaml
 export SLURM_CONF=$SITE/slurm/slurm.conf
 # The one wrapper at the path every run.sh names; it hands each site's job user to that site's copy.
@@ -386,7 +387,7 @@ mount_work_dir() {
   install -d -m 0755 "$(dirname "$WORK_DIR")"
   install -d -m 0711 "$WORK_DIR"
   if ! mountpoint -q "$WORK_DIR"; then
-    mount -t tmpfs -o mode=0711,size=256m,nosuid,nodev sealbatch-work "$WORK_DIR"
+    mount -t tmpfs -o "mode=0711,size=$WORK_DIR_SIZE,nosuid,nodev" sealbatch-work "$WORK_DIR"
   fi
 }
 
@@ -476,6 +477,7 @@ vault:
 node:
   public_key: $SITE/client/node.pub.asc
   command: [$LIB/sealbatch]
+  work_dir_size: $WORK_DIR_SIZE
 slurm:
   partition: secure
   exclusive: true

@@ -4,29 +4,42 @@ import type { JobEntry } from "../run/project.ts";
 import { result } from "./output.ts";
 
 function outcome(j: JobEntry): string {
+  const cleaned = j.cleanedAt ? ", cleaned" : "";
   if (j.exitCode !== undefined) {
-    return j.exitCode === 0 ? "COMPLETED" : `FAILED (exit ${j.exitCode})`;
+    return (j.exitCode === 0 ? "COMPLETED" : `FAILED (exit ${j.exitCode})`) + cleaned;
   }
+  if (j.cleanedAt) return `${j.slurmState ?? "stopped"}, cleaned`;
   if (j.slurmState) return j.slurmState;
   return j.finished ? "done" : `stopped after ${j.stage}`;
 }
 
 export function jobListCommand() {
   return new Command("list")
-    .description("list the jobs `sealbatch run` ran in this project (./.sealbatch)")
-    .option("--project <dir>", "project directory (default: the current directory)")
+    .description(
+      "list the jobs `sealbatch run` ran in this project (its .sealbatch, found from here upward)",
+    )
+    .option(
+      "--project <dir>",
+      "project directory (default: the nearest one with jobs, from here upward)",
+    )
     .addHelpText("after", "\nExamples:\n  sealbatch job list\n  sealbatch --json job list")
     .action(async (opts) => {
-      const { listJobs, projectStateDir } = await import("../run/project.ts");
-      const jobs = await listJobs(projectStateDir(opts.project ?? Deno.cwd()));
+      const { findStateDir, listJobs } = await import("../run/project.ts");
+      const root = await findStateDir(opts.project);
+      const jobs = await listJobs(root);
+      // Paths inside the project are shown relative to it: a cohort's rows differ by input.
+      const project = root.slice(0, root.lastIndexOf("/") + 1);
+      const rel = (p: string | undefined) =>
+        p === undefined ? "-" : p.startsWith(project) ? p.slice(project.length) : p;
       const rows = [
-        ["job", "created", "slurm", "state", "spec"],
+        ["job", "created", "slurm", "state", "input", "spec"],
         ...jobs.map((j) => [
           j.job,
           j.plan?.createdAt.slice(0, 19).replace("T", " ") ?? "-",
           j.slurmJob ?? "-",
           outcome(j),
-          j.plan?.spec ?? "-",
+          rel(j.plan?.input),
+          rel(j.plan?.spec),
         ]),
       ];
       const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -40,12 +53,18 @@ export function jobListCommand() {
 export function jobShowCommand() {
   return new Command("show")
     .description("show one job of this project: its steps, Slurm id and verified receipt")
-    .argument("<id>", "job id (from 'sealbatch job list')")
-    .option("--project <dir>", "project directory (default: the current directory)")
-    .addHelpText("after", "\nExamples:\n  sealbatch job show bart-fft-1a2b3c4d")
+    .argument("<job>", "job id (from 'sealbatch job list'), or its Slurm id")
+    .option(
+      "--project <dir>",
+      "project directory (default: the nearest one with jobs, from here upward)",
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sealbatch job show bart-fft-1a2b3c4d\n  sealbatch job show 1234   # by its Slurm id",
+    )
     .action(async (id, opts) => {
-      const { projectStateDir, showJob } = await import("../run/project.ts");
-      const j = await showJob(projectStateDir(opts.project ?? Deno.cwd()), id);
+      const { findStateDir, showJob } = await import("../run/project.ts");
+      const j = await showJob(await findStateDir(opts.project), id);
       const lines = [
         `job      ${j.job}`,
         `state    ${outcome(j)}`,

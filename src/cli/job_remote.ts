@@ -9,6 +9,26 @@ import { waitForJob } from "../slurm/watch.ts";
 import { note, progress, result } from "./output.ts";
 import { resolveSite, type SiteFlags, withSiteOptions } from "./remote.ts";
 
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+const JOB_ARG = "Slurm job id, or the project's job id (from 'sealbatch job list')";
+const PROJECT_HELP = "project of a job id (default: the nearest one with jobs, from here upward)";
+
+/**
+ * A Slurm id or a project job id; a project job brings its site along, so
+ * --site is only needed for jobs that `sealbatch run` did not submit.
+ */
+async function resolveJob(
+  ref: string,
+  opts: SiteFlags & { project?: string },
+): Promise<{ id: string; flags: SiteFlags }> {
+  const { findStateDir, slurmRef } = await import("../run/project.ts");
+  const r = await slurmRef(await findStateDir(opts.project), ref);
+  const site = r.entry?.plan?.site;
+  const flags = !opts.site && !opts.host && site ? { ...opts, site } : opts;
+  return { id: jobId(r.slurmJob), flags };
+}
+
 export function jobSubmitCommand() {
   return withSiteOptions(
     new Command("submit")
@@ -49,14 +69,15 @@ export function jobStatusCommand() {
   return withSiteOptions(
     new Command("status")
       .description("print a job's Slurm state (squeue, then sacct)")
-      .argument("<id>", "Slurm job id")
+      .argument("<job>", JOB_ARG)
+      .option("--project <dir>", PROJECT_HELP)
       .addHelpText(
         "after",
-        "\nExamples:\n  sealbatch job status 1234 --site mysite\n  sealbatch job status 1234 --site mysite --json   # state, reason, exit code",
+        "\nExamples:\n  sealbatch job status 1234 --site mysite\n  sealbatch job status bart-fft-1a2b3c4d    # a job of this project: its site is known\n  sealbatch job status 1234 --site mysite --json   # state, reason, exit code",
       ),
-  ).action(async (id, opts) => {
-    jobId(id);
-    const { site: settings, slurm } = await resolveSite(opts as SiteFlags);
+  ).action(async (ref, opts) => {
+    const { id, flags } = await resolveJob(ref, opts as SiteFlags);
+    const { site: settings, slurm } = await resolveSite(flags);
     const { RemoteSite } = await import("../remote/connection.ts");
     await using site = await RemoteSite.connect(settings);
     const s = await jobState(sshShell(site.login), slurm, id);
@@ -72,7 +93,8 @@ export function jobWaitCommand() {
         "wait until a job ends (any terminal state, polling with backoff); exits 0 only for\n" +
           "COMPLETED, otherwise with a code that tells how it ended",
       )
-      .argument("<id>", "Slurm job id")
+      .argument("<job>", JOB_ARG)
+      .option("--project <dir>", PROJECT_HELP)
       .option("--timeout <duration>", "give up after this long (e.g. 2h)")
       .option("--interval <duration>", "longest pause between polls", "30s")
       .addHelpText(
@@ -81,16 +103,17 @@ export function jobWaitCommand() {
 Exit status:
   0 COMPLETED   8 FAILED   11 TIMEOUT (or DEADLINE)   12 CANCELLED
   13 NODE_FAIL (or BOOT_FAIL)   14 OUT_OF_MEMORY   15 other end states (PREEMPTED, ...)
-  6 Slurm cannot be asked   130 interrupted or --timeout passed (the job keeps running)
+  6 Slurm cannot be asked   16 --timeout passed   130 Ctrl-C (the job keeps running)
 
 Examples:
   sealbatch job wait 1234 --site mysite
   sealbatch job wait 1234 --site mysite --timeout 6h
+  sealbatch job wait bart-fft-1a2b3c4d
   sealbatch job wait 1234 --site mysite --json   # state, outcome and exit code as JSON`,
       ),
-  ).action(async (id, opts) => {
-    jobId(id);
-    const { site: settings, slurm } = await resolveSite(opts as SiteFlags);
+  ).action(async (ref, opts) => {
+    const { id, flags } = await resolveJob(ref, opts as SiteFlags);
+    const { site: settings, slurm } = await resolveSite(flags);
     const timeoutMs = opts.timeout ? parseDuration(opts.timeout, "--timeout") : undefined;
     const maxIntervalMs = parseDuration(opts.interval, "--interval");
     const { RemoteSite } = await import("../remote/connection.ts");
@@ -109,19 +132,21 @@ export function jobCancelCommand() {
   return withSiteOptions(
     new Command("cancel")
       .description("cancel a job (scancel)")
-      .argument("<id>", "Slurm job id")
-      .addHelpText("after", "\nExamples:\n  sealbatch job cancel 1234 --site mysite"),
-  ).action(async (id, opts) => {
-    jobId(id);
-    const { site: settings, slurm } = await resolveSite(opts as SiteFlags);
+      .argument("<job>", JOB_ARG)
+      .option("--project <dir>", PROJECT_HELP)
+      .addHelpText(
+        "after",
+        "\nExamples:\n  sealbatch job cancel 1234 --site mysite\n  sealbatch job cancel bart-fft-1a2b3c4d",
+      ),
+  ).action(async (ref, opts) => {
+    const { id, flags } = await resolveJob(ref, opts as SiteFlags);
+    const { site: settings, slurm } = await resolveSite(flags);
     const { RemoteSite } = await import("../remote/connection.ts");
     await using site = await RemoteSite.connect(settings);
     await cancel(sshShell(site.login), slurm, id);
     result(`cancelled ${id}`, { id, cancelled: true });
   });
 }
-
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function jobFetchCommand() {
   return withSiteOptions(
@@ -130,7 +155,8 @@ export function jobFetchCommand() {
         "download a job's Slurm output file and the files under its output/ directory (verified\n" +
           "by size and SHA-256; an interrupted download continues where it stopped)",
       )
-      .argument("<id>", "Slurm job id")
+      .argument("<job>", JOB_ARG)
+      .option("--project <dir>", PROJECT_HELP)
       .requiredOption("--out <dir>", "local directory for the files")
       .option(
         "--file <name>",
@@ -142,13 +168,13 @@ export function jobFetchCommand() {
         "after",
         "\nExamples:\n  sealbatch job fetch 1234 --out ./results --site mysite\n  sealbatch job fetch 1234 --out ./results --file output.results.img --site mysite",
       ),
-  ).action(async (id, opts) => {
-    jobId(id);
+  ).action(async (ref, opts) => {
     const extra = opts.file.map((f) => {
       f.split("/").forEach((p) => remoteName(p));
       return f;
     });
-    const { site: settings, slurm } = await resolveSite(opts as SiteFlags);
+    const { id, flags } = await resolveJob(ref, opts as SiteFlags);
+    const { site: settings, slurm } = await resolveSite(flags);
     const { RemoteSite } = await import("../remote/connection.ts");
     const { Transfers } = await import("../remote/transfer.ts");
     await using site = await RemoteSite.connect(settings);

@@ -5,6 +5,7 @@
 import { CommanderError } from "commander";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { buildProgram } from "./program.ts";
+import { versionInfo, versionText } from "./version.ts";
 import { formatError, oneLine } from "./output.ts";
 import { EXIT_CODES, reason, SealbatchError } from "../util/errors.ts";
 import { permissionError } from "../util/permissions.ts";
@@ -28,7 +29,7 @@ export function toUserError(err: unknown): SealbatchError {
 }
 
 export async function main(args: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram(versionText(await versionInfo()));
   // Commands added with addCommand() do not inherit these settings: apply them to every level.
   const configure = (cmd: CommandUnknownOpts, path: string): void => {
     cmd.exitOverride();

@@ -6,6 +6,7 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { usageError } from "../util/errors.ts";
 import { parseSize } from "../luks/size.ts";
+import { atStage } from "./node_stage.ts";
 import { result } from "./output.ts";
 
 const CONFIG_HELP = "node config (default $SEALBATCH_NODE_CONFIG or /etc/sealbatch/node.yaml)";
@@ -57,14 +58,16 @@ there under the key; rootless, nothing is made until 'close' seals the results.`
       if (opts.size !== undefined && !opts.create) throw usageError("--size needs --create");
       const size = opts.size === undefined ? "auto" : parseSize(opts.size);
       const { nodeDataOpen } = await import("../node/data.ts");
-      const res = await nodeDataOpen({
-        image: container,
-        keyPath: opts.keyFile,
-        mountPoint: opts.mountPoint,
-        mode: opts.mode,
-        ...(opts.create ? { create: { size } } : {}),
-        ...(await workBase(opts.config)),
-      });
+      const base = await workBase(opts.config);
+      const res = await atStage(opts.create ? "open-output" : "open-input", () =>
+        nodeDataOpen({
+          image: container,
+          keyPath: opts.keyFile,
+          mountPoint: opts.mountPoint,
+          mode: opts.mode,
+          ...(opts.create ? { create: { size } } : {}),
+          ...base,
+        }));
       result(`data container open at ${opts.mountPoint} (${res.mode})`, {
         mountPoint: opts.mountPoint,
         mode: res.mode,
@@ -102,13 +105,15 @@ same key (the client opens it with 'sealbatch data open'), then wipe it.`,
         throw usageError("--discard cannot be combined with --seal-to or --key-file");
       }
       const { nodeDataClose } = await import("../node/data.ts");
-      const res = await nodeDataClose({
-        mountPoint: opts.mountPoint,
-        discard: Boolean(opts.discard),
-        ...(opts.keyFile !== undefined ? { keyPath: opts.keyFile } : {}),
-        ...(opts.sealTo !== undefined ? { sealTo: opts.sealTo } : {}),
-        ...(await workBase(opts.config)),
-      });
+      const base = await workBase(opts.config);
+      const res = await atStage(opts.discard ? "close-input" : "seal-results", () =>
+        nodeDataClose({
+          mountPoint: opts.mountPoint,
+          discard: Boolean(opts.discard),
+          ...(opts.keyFile !== undefined ? { keyPath: opts.keyFile } : {}),
+          ...(opts.sealTo !== undefined ? { sealTo: opts.sealTo } : {}),
+          ...base,
+        }));
       const where = res.results === undefined
         ? (res.mode === "privileged" ? "results are in the container" : "data discarded")
         : `results: ${res.results}`;

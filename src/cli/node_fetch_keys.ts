@@ -1,5 +1,6 @@
 /** `sealbatch node fetch-keys` / `node wipe-keys`: the job script gets its keys once, and removes them. */
 import { Command } from "@commander-js/extra-typings";
+import { atStage } from "./node_stage.ts";
 import { note, result } from "./output.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -46,14 +47,15 @@ Examples:
       const config = await loadNodeConfig(o.config);
       const vaultAddr = o.vaultAddr ?? config.vaultAddr;
       const caCert = o.caCert ?? config.vaultCacert;
-      const r = await fetchKeys({
-        credentialsPath: o.credentials,
-        ...(o.out !== undefined ? { outDir: o.out } : {}),
-        ...(o.key.length > 0 ? { only: o.key } : {}),
-        ...(vaultAddr !== undefined ? { vaultAddr } : {}),
-        ...(caCert !== undefined ? { caCert } : {}),
-        ...(config.workDir !== undefined ? { workBase: config.workDir } : {}),
-      });
+      const r = await atStage("fetch-keys", () =>
+        fetchKeys({
+          credentialsPath: o.credentials,
+          ...(o.out !== undefined ? { outDir: o.out } : {}),
+          ...(o.key.length > 0 ? { only: o.key } : {}),
+          ...(vaultAddr !== undefined ? { vaultAddr } : {}),
+          ...(caCert !== undefined ? { caCert } : {}),
+          ...(config.workDir !== undefined ? { workBase: config.workDir } : {}),
+        }));
       note(`fetched ${r.keys.length} key(s) of job "${r.job}"`);
       result(r.dir, r);
     });

@@ -1,5 +1,6 @@
 /** `sealbatch node run-image`: run an encrypted image inside the job, then remove its key. */
 import { Command } from "@commander-js/extra-typings";
+import { atStage } from "./node_stage.ts";
 
 export function runImageCommand() {
   return new Command("run-image")
@@ -33,6 +34,6 @@ Examples:
       // Checked here rather than while parsing: the step module loads only when the command runs.
       const { parseBind, runImage } = await import("../node/run_image.ts");
       const binds = opts.bind.map(parseBind);
-      await runImage({ pemFile: opts.pemFile, image, binds, args });
+      await atStage("run-image", () => runImage({ pemFile: opts.pemFile, image, binds, args }));
     });
 }

@@ -6,6 +6,12 @@
 import type { SealbatchError } from "../util/errors.ts";
 
 let json = false;
+/** quiet: results and errors only; verbose: every step and the causes of an error. */
+export type Verbosity = "quiet" | "normal" | "verbose";
+let verbosity: Verbosity = "normal";
+/** "json": progress, notes, warnings and errors as NDJSON events on stderr (for wrappers, GUIs). */
+export type ProgressFormat = "text" | "json";
+let progressFormat: ProgressFormat = "text";
 
 export function setJsonMode(on: boolean): void {
   json = on;
@@ -13,6 +19,24 @@ export function setJsonMode(on: boolean): void {
 
 export function jsonMode(): boolean {
   return json;
+}
+
+export function setOutputModes(o: { verbosity: Verbosity; progress: ProgressFormat }): void {
+  verbosity = o.verbosity;
+  progressFormat = o.progress;
+}
+
+export function currentVerbosity(): Verbosity {
+  return verbosity;
+}
+
+export function progressJson(): boolean {
+  return progressFormat === "json";
+}
+
+/** One NDJSON event on stderr (--progress=json). */
+export function event(kind: string, fields: Record<string, unknown>): void {
+  console.error(JSON.stringify({ event: kind, ...fields }));
 }
 
 function envFlag(name: string): boolean {
@@ -39,11 +63,30 @@ export function result(human: string, data: unknown): void {
 
 /** A message for the person at the terminal (stderr, so stdout stays machine-readable). */
 export function note(message: string): void {
+  if (verbosity === "quiet") return;
+  if (progressFormat === "json") return event("note", { message });
   console.error(message);
 }
 
+/** Only with -v/--verbose. */
+export function detail(message: string): void {
+  if (verbosity === "verbose") note(message);
+}
+
 export function warn(message: string): void {
+  if (progressFormat === "json") return event("warning", { message });
   console.error(`${yellow("sealbatch: warning:")} ${message}`);
+}
+
+/**
+ * Text from a job or a program shown to the user: kept as it is on a
+ * terminal (colours), control characters other than tab and newline
+ * replaced elsewhere (logs, files, wrappers).
+ */
+export function forDisplay(text: string): string {
+  if (Deno.stderr.isTerminal() && progressFormat === "text") return text;
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, "?");
 }
 
 /**
@@ -56,8 +99,23 @@ export function oneLine(text: string): string {
 }
 
 export function formatError(err: SealbatchError): string {
+  if (progressFormat === "json") {
+    return JSON.stringify({
+      event: "error",
+      kind: err.kind,
+      exitCode: err.exitCode,
+      message: oneLine(err.message),
+      ...(err.hint ? { hint: oneLine(err.hint) } : {}),
+    });
+  }
   const lines = [`${red("sealbatch: error:")} ${oneLine(err.message)}`];
   if (err.hint) lines.push(`${dim("hint:")} ${oneLine(err.hint)}`);
+  if (verbosity === "verbose") {
+    for (let c = (err as { cause?: unknown }).cause, n = 0; c !== undefined && n < 5; n++) {
+      lines.push(`${dim("cause:")} ${oneLine(c instanceof Error ? c.message : String(c))}`);
+      c = (c as { cause?: unknown }).cause;
+    }
+  }
   return lines.join("\n");
 }
 
@@ -68,7 +126,8 @@ export interface Progress {
 
 /** A one-line progress display on a terminal; silent when stderr is not a terminal. */
 export function progress(label: string): Progress {
-  const tty = Deno.stderr.isTerminal() && !json;
+  const tty = Deno.stderr.isTerminal() && !json && progressFormat === "text" &&
+    verbosity !== "quiet";
   const enc = new TextEncoder();
   let last = 0;
   return {

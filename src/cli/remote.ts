@@ -1,7 +1,7 @@
 /** `sealbatch remote ...`: the SSH side of a site; also the shared site flags of remote commands. */
 import { Command } from "@commander-js/extra-typings";
-import { sitePath } from "../config/site_path.ts";
-import { inputError, q, SealbatchError, usageError } from "../util/errors.ts";
+import { defaultSite, siteProfilePath } from "../config/site_path.ts";
+import { inputError, q, usageError } from "../util/errors.ts";
 import { localUser } from "../util/user.ts";
 import type { Endpoint, SiteConnection } from "../remote/settings.ts";
 import { defaultSlurmSettings, type SlurmProgram, type SlurmSettings } from "../slurm/slurm.ts";
@@ -28,7 +28,10 @@ export interface SiteFlags {
 /** The flags every command that talks to a site accepts. */
 export function withSiteOptions<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
   cmd
-    .option("--site <name|file>", "site profile (name in the config dir, or a YAML file)")
+    .option(
+      "--site <name|file>",
+      "site profile (name in the config dir, or a YAML file; default: SEALBATCH_SITE or 'site use')",
+    )
     .option("--host <host>", "login host")
     .option("--port <n>", "SSH port of the login host (default 22)")
     .option("--user <name>", "remote user (default: local user)")
@@ -57,7 +60,7 @@ function endpoint(spec: string, defUser: string, flag: string): Endpoint {
 /** Build the typed settings from a profile (if given) and flags (which win). */
 export async function resolveSite(
   flags: SiteFlags,
-): Promise<{ site: SiteConnection; slurm: SlurmSettings }> {
+): Promise<{ site: SiteConnection; slurm: SlurmSettings; nodeCommand?: string }> {
   if (flags.hostKeyFingerprint && flags.acceptNew) {
     throw usageError("--host-key-fingerprint and --accept-new exclude each other");
   }
@@ -65,10 +68,16 @@ export async function resolveSite(
     throw usageError(`--via: expected auto, openssh or sftp, got ${q(flags.via)}`);
   }
   const { loadSiteProfile } = await import("../config/site.ts");
-  const profile = flags.site ? await loadSiteProfile(sitePath(flags.site)) : undefined;
+  // --host alone describes a site without a profile; otherwise the default site applies.
+  const named = flags.site ?? (flags.host ? undefined : (await defaultSite())?.site);
+  const profile = named ? await loadSiteProfile(await siteProfilePath(named)) : undefined;
   const user = flags.user ?? profile?.ssh.user ?? localUser();
   const host = flags.host ?? profile?.ssh.login.host;
-  if (!host) throw usageError("no site given: use --site NAME or --host HOST");
+  if (!host) {
+    throw usageError("no site given: use --site NAME or --host HOST", {
+      hint: "or set a default: sealbatch site use NAME (or SEALBATCH_SITE=NAME)",
+    });
+  }
   const port = flags.port !== undefined
     ? Number(flags.port)
     : (flags.host ? 22 : profile?.ssh.login.port ?? 22);
@@ -132,13 +141,17 @@ export async function resolveSite(
       slurm.programs[p] = `${bin}/${p}`;
     }
   }
-  return { site, slurm };
+  const nodeCommand = profile?.node.command[0];
+  return { site, slurm, ...(nodeCommand ? { nodeCommand } : {}) };
 }
 
 export function remoteCommand(): Command {
   const check = withSiteOptions(
     new Command("check")
-      .description("check a site: host key, login, sbatch, the partition, free space")
+      .description(
+        "check a site, read-only: host key, login, sbatch, the partition, the remote directory\n" +
+          "(writable, free space), the node command (with a profile); the checks of 'site check'",
+      )
       .addHelpText(
         "after",
         "\nExamples:\n  sealbatch remote check --site mysite\n" +
@@ -146,22 +159,17 @@ export function remoteCommand(): Command {
           "    --remote-dir /scratch/alice/sealbatch --partition secure",
       ),
   ).action(async (opts) => {
-    const { site, slurm } = await resolveSite(opts as SiteFlags);
-    const { checkSite } = await import("../remote/check.ts");
-    const lines = await checkSite(site, slurm);
-    const human = lines.map((l) =>
-      `${l.ok ? green("ok  ") : red("FAIL")} ${l.check.padEnd(10)} ${l.detail}${
-        l.hint && !l.ok ? `\n     hint: ${l.hint}` : ""
-      }`
-    ).join("\n");
-    result(human, { ok: lines.every((l) => l.ok), checks: lines });
-    const failed = lines.filter((l) => !l.ok);
-    if (failed.length > 0) {
-      throw new SealbatchError(
-        failed[0]!.kind ?? "remote",
-        `site check failed: ${failed.map((l) => l.check).join(", ")}`,
-      );
-    }
+    const { site, slurm, nodeCommand } = await resolveSite(opts as SiteFlags);
+    const { checkSite, checksFailed, checkText } = await import("../remote/check.ts");
+    const lines = await checkSite(site, { slurm, ...(nodeCommand ? { nodeCommand } : {}) });
+    result(checkText(lines, { ok: green, fail: red }), {
+      ok: lines.every((l) => l.ok),
+      checks: lines,
+    });
+    const failed = checksFailed(lines, "remote check");
+    if (failed) throw failed;
   });
-  return new Command("remote").description("reach an HPC site over SSH").addCommand(check);
+  return new Command("remote").description("reach an HPC site over SSH")
+    .addHelpText("after", "\nExamples:\n  sealbatch remote check --site mysite")
+    .addCommand(check);
 }

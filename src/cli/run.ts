@@ -2,13 +2,26 @@
 import { Command } from "@commander-js/extra-typings";
 import type { JobSpec } from "../config/job_spec.ts";
 import type { SiteProfile } from "../config/site.ts";
-import { sitePath } from "../config/site_path.ts";
+import { defaultSite, forSiteBuild, siteProfilePath } from "../config/site_path.ts";
 import type { VaultClient } from "../kms/vault_client.ts";
 import type { CohortRow } from "../run/cohort.ts";
+import { checkText } from "../remote/check.ts";
 import type { RunEvent, RunSummary } from "../run/run.ts";
 import { formatDuration } from "../util/duration.ts";
 import { q, reason, SealbatchError, usageError } from "../util/errors.ts";
-import { bold, dim, jsonMode, note, oneLine, red, result } from "./output.ts";
+import {
+  bold,
+  currentVerbosity,
+  dim,
+  event,
+  forDisplay,
+  jsonMode,
+  note,
+  oneLine,
+  progressJson,
+  red,
+  result,
+} from "./output.ts";
 import { passphraseSource } from "./passphrase.ts";
 
 interface RunFlags {
@@ -46,8 +59,11 @@ function eventText(e: RunEvent): string {
  * Progress of one job: a line per finished step; on a terminal the current
  * step is also a live line that the next line replaces.
  */
-function jobReporter(): (e: RunEvent) => void {
+export function jobReporter(): (e: RunEvent) => void {
+  const special = machineReporter();
+  if (special) return special;
   const tty = Deno.stderr.isTerminal() && !jsonMode();
+  const verbose = currentVerbosity() === "verbose";
   let live = false;
   let last = 0;
   return (e) => {
@@ -56,7 +72,7 @@ function jobReporter(): (e: RunEvent) => void {
       if (!tty) {
         if (e.phase === "progress" && e.step === "wait") {
           note(`${e.step.padEnd(15)}Slurm: ${e.detail}`);
-        }
+        } else if (verbose && e.phase === "start") note(text);
         return;
       }
       const now = Date.now();
@@ -77,6 +93,8 @@ function jobReporter(): (e: RunEvent) => void {
  * place; elsewhere a line per finished step of each job.
  */
 function cohortReporter(): (e: RunEvent) => void {
+  const special = machineReporter();
+  if (special) return special;
   const tty = Deno.stderr.isTerminal() && !jsonMode();
   if (!tty) {
     return (e) => {
@@ -102,6 +120,16 @@ function cohortReporter(): (e: RunEvent) => void {
   };
 }
 
+/**
+ * --progress=json: every event as one NDJSON line on stderr (integer
+ * milliseconds), for wrappers and GUIs; -q: nothing.
+ */
+function machineReporter(): ((e: RunEvent) => void) | undefined {
+  if (currentVerbosity() === "quiet") return () => {};
+  if (!progressJson()) return undefined;
+  return (e) => event("step", { ...e });
+}
+
 /** The run module's wording of a job's end (loaded with it, when a run starts). */
 type OutcomeText = (s: RunSummary) => string;
 
@@ -115,10 +143,10 @@ function summaryText(s: RunSummary, outcomeText: OutcomeText): string {
   }
   if (s.dryRun) {
     out.push("dry run: nothing was escrowed in Vault and nothing changed on the site");
-    for (const c of s.checks ?? []) out.push(`  ${c}`);
+    if (s.checks) out.push(checkText(s.checks).replace(/^/gm, "  "));
     out.push("would upload:");
     for (const u of s.uploads) out.push(`  ${u.name}  ${u.bytes} bytes  sha256 ${u.sha256}`);
-    out.push(`would submit: ${s.wouldSubmit ?? ""}`);
+    out.push(`would submit: ${(s.wouldSubmit ?? []).join(" ")}`);
   } else {
     const sent = s.uploads.filter((u) => !u.skipped).length;
     out.push(`uploads: ${sent} sent, ${s.uploads.length - sent} already there (verified)`);
@@ -130,6 +158,7 @@ function summaryText(s: RunSummary, outcomeText: OutcomeText): string {
     }
     if (s.outputs) out.push(`outputs: ${s.outputs}`);
   }
+  for (const w of s.warnings ?? []) out.push(`warning: ${w}`);
   return out.join("\n");
 }
 
@@ -148,7 +177,8 @@ function cohortTable(rows: CohortRow[], outcomeText: OutcomeText): string {
   return lines.map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 }
 
-async function vaultFor(profile: SiteProfile, dryRun: boolean): Promise<VaultClient> {
+/** The Vault client of a profile, with the token from where the profile says. */
+export async function vaultClientFor(profile: SiteProfile, dryRun: boolean): Promise<VaultClient> {
   if (profile.vault.tunnel) {
     throw usageError(`site ${q(profile.name)}: vault.tunnel is not supported by sealbatch run`, {
       hint: "reach Vault directly (vault.addr) or forward it yourself (ssh -L)",
@@ -164,19 +194,9 @@ async function vaultFor(profile: SiteProfile, dryRun: boolean): Promise<VaultCli
   // A dry run escrows nothing, so it needs no token.
   const source = profile.vault.tokenSource;
   const token = dryRun ? await tokenFrom(source).catch(() => undefined) : await tokenFrom(source);
-  return await VaultClient.connect(settings, token);
-}
-
-function failure(s: RunSummary): SealbatchError | undefined {
-  if (s.dryRun || (s.exitCode === 0 && s.state === "COMPLETED")) return undefined;
-  const why = s.exitCode !== undefined
-    ? `the command exited with status ${s.exitCode}`
-    : `Slurm reports ${s.state}`;
-  return new SealbatchError(
-    "job",
-    `job ${s.job} FAILED: ${why}`,
-    s.outputs ? { hint: `its stdout and stderr are in ${s.outputs}` } : {},
-  );
+  return await VaultClient.connect(settings, token).catch((err) => {
+    throw forSiteBuild(err, profile);
+  });
 }
 
 export function runCommand() {
@@ -187,7 +207,10 @@ export function runCommand() {
         "open the results, revoke the keys. Interrupted runs continue where they stopped.",
     )
     .argument("<job.yaml>", "the job spec")
-    .option("--site <name|file>", "site profile (name in the config dir, or a YAML file)")
+    .option(
+      "--site <name|file>",
+      "site profile (name in the config dir, or a YAML file; default: SEALBATCH_SITE or 'site use')",
+    )
     .option("--dry-run", "do the local steps and the remote checks; change nothing remote")
     .option("--each <glob>", "one job per matching input directory (quote the pattern)")
     .option(
@@ -201,7 +224,7 @@ export function runCommand() {
     .addHelpText(
       "after",
       `
-State: ./.sealbatch/jobs/<JOB>/ (0700). Running the same spec again resumes the
+State: .sealbatch/jobs/<JOB>/ beside the spec (0700). Running the same spec again resumes the
 newest unfinished job: finished steps are skipped, verified uploads are not
 sent again, a submitted job is waited for. Ctrl-C before submission revokes
 the credentials that run created. A failed job shows its stderr (from inside
@@ -218,28 +241,55 @@ Examples:
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
         throw usageError(`--concurrency: expected 1-64, got ${q(opts.concurrency)}`);
       }
-      if (!opts.site) throw usageError("no site given: use --site NAME or --site FILE");
       if (opts.new && opts.each) throw usageError("--new and --each exclude each other");
+      const siteArg = opts.site ?? (await defaultSite())?.site;
+      if (siteArg === undefined) {
+        throw usageError("no site given: use --site NAME or --site FILE", {
+          hint: "or set a default: sealbatch site use NAME (or SEALBATCH_SITE=NAME)",
+        });
+      }
       const { loadJobSpec } = await import("../config/job_spec.ts");
       const { loadSiteProfile } = await import("../config/site.ts");
       const { matchDirectories, runCohort } = await import("../run/cohort.ts");
-      const { jobDir, newJobId, projectStateDir, resumableJobs } = await import(
+      const { jobDir, newJobId, resumableJobs, stateDirForSpec } = await import(
         "../run/project.ts"
       );
-      const { outcomeText, runJob } = await import("../run/run.ts");
+      const {
+        checkKeys,
+        checkLocal,
+        jobFailure,
+        noInput,
+        outcomeText,
+        rememberPassphrases,
+        runJob,
+      } = await import("../run/run.ts");
       const { SiteBackend } = await import("../run/site_backend.ts");
       const spec: JobSpec = await loadJobSpec(absolute(specPath));
-      const profile = await loadSiteProfile(sitePath(opts.site));
+      const profile = await loadSiteProfile(await siteProfilePath(siteArg));
       const signKey = opts.signKey ?? profile.signKey;
       if (!signKey) {
         throw usageError("no signing key: give --sign-key FILE or sign_key in the site profile");
       }
       const inputs = opts.each ? await matchDirectories(opts.each) : undefined;
-      if (inputs && spec.input.kind !== "dir") {
+      if (inputs && spec.input.kind === "container") {
         throw usageError("--each replaces the spec's input directory; this spec has a container");
       }
+      if (!inputs && spec.input.kind === "none") throw noInput(spec);
       const dryRun = Boolean(opts.dryRun);
-      const vault = await vaultFor(profile, dryRun);
+      // Beside the spec, wherever it is run from (src/run/project.ts).
+      const stateRoot = await stateDirForSpec(spec.path);
+      const job = inputs
+        ? undefined
+        : (opts.new ? undefined : (await resumableJobs(stateRoot, spec.path)).get(
+          spec.input.kind === "none" ? "" : spec.input.path,
+        )) ??
+          newJobId(spec.name);
+      const passphrase = rememberPassphrases(passphraseSource(opts.passphraseFile));
+      // Everything local first: no Vault or site call for a run that cannot sign its job.
+      const keys = { signKey, passphrase, nodePublicKey: profile.node.publicKey };
+      if (job) await checkLocal({ spec, ...keys, stateDir: jobDir(stateRoot, job) });
+      else await checkKeys(keys);
+      const vault = await vaultClientFor(profile, dryRun);
       try {
         const identity = profile.ssh.identity;
         await using backend = await SiteBackend.connect(profile, {
@@ -248,15 +298,16 @@ Examples:
               passphrase: () => passphraseSource(undefined)(`SSH identity ${identity}`),
             }
             : {}),
+        }).catch((err) => {
+          throw forSiteBuild(err, profile);
         });
-        const stateRoot = projectStateDir(Deno.cwd());
         const common = {
           site: profile,
           backend,
           vault,
           dryRun,
           signKey,
-          passphrase: passphraseSource(opts.passphraseFile),
+          passphrase,
           nodePublicKey: profile.node.publicKey,
           nodeCommand: profile.node.command,
         };
@@ -274,30 +325,37 @@ Examples:
             cohortTable(rows, outcomeText),
             rows.map((r) => ({ ...r, error: r.error && reason(r.error) })),
           );
-          const bad = rows.filter((r) => r.error || (r.summary && failure(r.summary)));
+          const bad = rows.filter((r) => r.error || (r.summary && jobFailure(r.summary)));
+          // A dry run's site checks are the same for every job: its error stands for all.
+          const preflight = dryRun && bad[0]?.summary ? jobFailure(bad[0].summary) : undefined;
+          if (preflight) throw preflight;
           if (bad.length > 0) {
             throw new SealbatchError("job", `${bad.length} of ${rows.length} jobs did not succeed`);
           }
           return;
         }
-        const job = (opts.new
-          ? undefined
-          : (await resumableJobs(stateRoot, spec.path)).get(spec.input.path)) ??
-          newJobId(spec.name);
-        note(`job ${job} on ${backend.label}${dryRun ? " (dry run)" : ""}`);
+        note(
+          `job ${job!} on ${backend.label}${dryRun ? " (dry run)" : ""}; state in ${stateRoot}`,
+        );
         const summary = await runJob({
           ...common,
           spec,
-          stateDir: jobDir(stateRoot, job),
-          jobId: job,
+          stateDir: jobDir(stateRoot, job!),
+          jobId: job!,
           onEvent: jobReporter(),
         });
         result(summaryText(summary, outcomeText), summary);
-        const err = failure(summary);
+        const err = jobFailure(summary);
         if (err) {
+          if (summary.node && summary.node.lines.length > 0 && !jsonMode()) {
+            note(dim(`--- progress of job ${summary.job} on the node (its Slurm log) ---`));
+            for (const line of summary.node.lines) {
+              note(line);
+            }
+          }
           if (summary.stderr !== undefined && !jsonMode()) {
             note(red(`--- stderr of job ${summary.job} (decrypted from its results) ---`));
-            note(summary.stderr.trimEnd());
+            note(forDisplay(summary.stderr.trimEnd()));
             note(red("--- end of stderr ---"));
           }
           throw err;

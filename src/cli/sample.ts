@@ -4,7 +4,8 @@ import { SAMPLE_SIZE, writeSheppLoganSample } from "../sample/shepp_logan.ts";
 import { result } from "./output.ts";
 
 export function sampleCommand(): Command {
-  const sample = new Command("sample").description("write example input data");
+  const sample = new Command("sample").description("write example input data")
+    .addHelpText("after", "\nExamples:\n  sealbatch sample shepp-logan --out input");
   sample.command("shepp-logan")
     .description(
       `write the ${SAMPLE_SIZE}x${SAMPLE_SIZE} Shepp-Logan k-space (as 'bart phantom -k') as ` +

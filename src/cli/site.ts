@@ -1,15 +1,26 @@
 /** `sealbatch site ...`: create and check site profiles. */
 import { Command } from "@commander-js/extra-typings";
-import { sitePath } from "../config/site_path.ts";
+import {
+  defaultSite,
+  defaultSiteFile,
+  siteNames,
+  sitePath,
+  siteProfilePath,
+  sitesDir,
+} from "../config/site_path.ts";
 import { siteTemplate } from "../config/site_template.ts";
 import { writeFileAtomic } from "../util/files.ts";
 import { localUser, NAME_RE } from "../util/user.ts";
-import { q, SealbatchError, usageError } from "../util/errors.ts";
+import { q, usageError } from "../util/errors.ts";
 import { green, note, red, result } from "./output.ts";
 import { passphraseSource } from "./passphrase.ts";
 
 export function siteCommand(): Command {
-  const site = new Command("site").description("create and check site profiles");
+  const site = new Command("site").description("create and check site profiles")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sealbatch site init gwdg\n  sealbatch site check gwdg\n  sealbatch help site check",
+    );
 
   site.command("init")
     .description("write a commented site profile to fill in")
@@ -35,12 +46,44 @@ export function siteCommand(): Command {
       note(`next: edit it, then run: sealbatch site check ${opts.out ?? name}`);
     });
 
+  site.command("use")
+    .description("make a site the default for --site (SEALBATCH_SITE still wins)")
+    .argument("<site>", "site name (a profile in the config dir) or path to a profile")
+    .addHelpText("after", "\nExamples:\n  sealbatch site use gwdg\n  sealbatch run job.yaml")
+    .action(async (nameOrPath) => {
+      const { loadSiteProfile } = await import("../config/site.ts");
+      const path = await siteProfilePath(nameOrPath);
+      await loadSiteProfile(path); // only a valid profile becomes the default
+      const file = defaultSiteFile();
+      await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+      await writeFileAtomic(file, `${nameOrPath}\n`, { mode: 0o600, overwrite: true });
+      result(`default site: ${nameOrPath}`, { site: nameOrPath, path, file });
+    });
+
+  site.command("list")
+    .description("list the site profiles in the config dir, marking the default")
+    .addHelpText("after", "\nExamples:\n  sealbatch site list\n  sealbatch --json site list")
+    .action(async () => {
+      const names = await siteNames();
+      const def = await defaultSite();
+      const rows = names.map((name) => ({
+        name,
+        path: sitePath(name),
+        default: def?.site === name || def?.site === sitePath(name),
+      }));
+      const text = rows.length === 0
+        ? `no site profiles in ${sitesDir()} yet (sealbatch site init NAME)`
+        : rows.map((r) => `${r.default ? "*" : " "} ${r.name.padEnd(16)} ${r.path}`).join("\n") +
+          (def ? `\n(default from ${def.from})` : "");
+      result(text, rows);
+    });
+
   site.command("check")
     .description(
       "validate a site profile, then check its keys, Vault and the site (host key, login,\n" +
         "sbatch, partition, remote directory, node command): one line per check, read-only",
     )
-    .argument("<site>", "site name or path to a profile")
+    .argument("[site]", "site name or path to a profile (default: the default site)")
     .option("--offline", "only validate the profile")
     .addHelpText(
       "after",
@@ -48,7 +91,7 @@ export function siteCommand(): Command {
     )
     .action(async (nameOrPath, opts) => {
       const { loadSiteProfile } = await import("../config/site.ts");
-      const profile = await loadSiteProfile(sitePath(nameOrPath));
+      const profile = await loadSiteProfile(await siteProfilePath(nameOrPath));
       if (opts.offline) {
         result(`ok   profile: ${profile.path} is valid`, { ok: true, profile });
         return;
@@ -60,18 +103,14 @@ export function siteCommand(): Command {
           ? { passphrase: () => passphraseSource(undefined)(`SSH identity ${identity}`) }
           : {}),
       });
-      const text = checks.map((c) =>
-        `${c.ok ? green("ok  ") : red("FAIL")} ${c.check}: ${c.detail}${
-          !c.ok && c.hint ? `\n     ${c.hint}` : ""
-        }`
-      ).join("\n");
-      const failed = checks.filter((c) => !c.ok).length;
-      result(text, { ok: failed === 0, profile, checks });
-      if (failed > 0) {
-        throw new SealbatchError("remote", `${failed} of ${checks.length} checks failed`, {
-          hint: "fix them in order: later checks depend on earlier ones",
-        });
-      }
+      const { checksFailed, checkText } = await import("../remote/check.ts");
+      result(checkText(checks, { ok: green, fail: red }), {
+        ok: checks.every((c) => c.ok),
+        profile,
+        checks,
+      });
+      const failed = checksFailed(checks);
+      if (failed) throw failed;
     });
 
   return site;

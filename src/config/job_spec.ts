@@ -16,7 +16,11 @@ export type ImageSource =
 export interface JobSpec {
   path: string;
   name: string;
-  input: { kind: "dir"; path: string } | { kind: "container"; path: string; key: string };
+  /** "none": the spec names no input; `run --each GLOB` gives one per job. */
+  input:
+    | { kind: "dir"; path: string }
+    | { kind: "container"; path: string; key: string }
+    | { kind: "none" };
   image: ImageSource;
   /** The command with {input}, {output} and {image} placeholders. */
   command: string;
@@ -55,12 +59,12 @@ export async function loadJobSpec(path: string): Promise<JobSpec> {
 
   const inputDir = root.string("input");
   const container = root.map("input_container");
-  if ((inputDir === undefined) === (container === undefined)) {
+  if (inputDir !== undefined && container !== undefined) {
     throw inputError(
-      `${file.where(["input"])}: give exactly one of input (a directory) or input_container`,
+      `${file.where(["input"])}: give one of input (a directory) or input_container, not both`,
     );
   }
-  let input: JobSpec["input"];
+  let input: JobSpec["input"] = { kind: "none" };
   if (container) {
     container.only(["path", "key"]);
     input = {
@@ -68,8 +72,8 @@ export async function loadJobSpec(path: string): Promise<JobSpec> {
       path: resolve(base, container.string("path", true)),
       key: resolve(base, container.string("key", true)),
     };
-  } else {
-    input = { kind: "dir", path: resolve(base, inputDir!) };
+  } else if (inputDir !== undefined) {
+    input = { kind: "dir", path: resolve(base, inputDir) };
   }
 
   let image: ImageSource = { kind: "none" };

@@ -50,6 +50,11 @@ export interface SiteProfile {
     flavour: "sealbatch" | "reference";
     /** argv words that run sealbatch on the node (sealbatch flavour). */
     command: string[];
+    /**
+     * Size of the node's work_dir (tmpfs) as the site states it, in bytes: the
+     * rootless node holds the job's decrypted input and results there.
+     */
+    workDirSize?: number;
   };
   slurm: {
     partition: string;
@@ -203,7 +208,21 @@ export async function loadSiteProfile(path: string): Promise<SiteProfile> {
   }
 
   const node = root.map("node") ?? fail(file, ["node"], "a node section with public_key");
-  node.only(["public_key", "flavour", "command"]);
+  node.only(["public_key", "flavour", "command", "work_dir_size"]);
+  const workDirText = node.string("work_dir_size");
+  const workDirMatch = workDirText === undefined
+    ? undefined
+    : /^(\d{1,7})([MGT])$/.exec(workDirText);
+  if (workDirText !== undefined && !workDirMatch) {
+    throw inputError(
+      `${file.where(["node", "work_dir_size"])}: expected a size such as 256M or 64G, got ${
+        q(workDirText)
+      }`,
+    );
+  }
+  const workDirSize = workDirMatch
+    ? Number(workDirMatch[1]) * 1024 ** ({ M: 2, G: 3, T: 4 }[workDirMatch[2] as "M" | "G" | "T"])
+    : undefined;
   const nodeCommand = node.strings("command") ?? ["sealbatch"];
   if (nodeCommand.length === 0 || nodeCommand.some((w) => w === "" || /[\0\n]/.test(w))) {
     throw inputError(
@@ -254,6 +273,7 @@ export async function loadSiteProfile(path: string): Promise<SiteProfile> {
       publicKey: expandHome(node.string("public_key", true)),
       flavour: node.oneOf("flavour", ["sealbatch", "reference"] as const) ?? "sealbatch",
       command: nodeCommand,
+      ...(workDirSize !== undefined ? { workDirSize } : {}),
     },
     slurm: {
       partition: slurm?.string("partition") ?? "secure",

@@ -49,6 +49,9 @@ node:
   flavour: sealbatch
   # How the job runs sealbatch on the node (sealbatch flavour), as a list of words.
   # command: [/usr/local/bin/sealbatch]
+  # Size of the nodes' work_dir (tmpfs) as the admins state it: the decrypted input and the
+  # results live there; site check and run --dry-run warn when an input will not fit.
+  # work_dir_size: 64G
 
 slurm:
   partition: secure

@@ -3,6 +3,7 @@
  * errors name the file, line and column, and say what was expected.
  */
 import { isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, parseDocument } from "yaml";
+import { closest } from "../util/suggest.ts";
 import type { Document, Node } from "yaml";
 import { inputError, q, type SealbatchError } from "../util/errors.ts";
 import { readTextCapped } from "../util/files.ts";
@@ -233,8 +234,11 @@ export class Fields {
   only(keys: string[]): this {
     for (const key of Object.keys(this.value as object)) {
       if (!keys.includes(key)) {
+        const near = closest(key, keys);
         throw inputError(
-          `${this.file.where([...this.at, key], "key")}: unknown key ${q(this.path(key))}`,
+          `${this.file.where([...this.at, key], "key")}: unknown key ${q(this.path(key))}${
+            near ? `; did you mean ${q(near)}?` : ""
+          }`,
           {
             hint: `known keys here: ${keys.join(", ")}`,
           },

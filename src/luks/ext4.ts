@@ -30,7 +30,9 @@ const MAX_PATH = 4096;
  */
 function hideNames(err: unknown, revealNames: boolean, what: string): never {
   if (revealNames || !(err instanceof SealbatchError)) throw err;
-  throw new SealbatchError(err.kind, `${what} (details withheld: they may name private files)`);
+  throw new SealbatchError(err.kind, `${what} (details withheld: they may name private files)`, {
+    cause: err,
+  });
 }
 
 export interface MakeExt4Options {

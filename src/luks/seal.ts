@@ -253,7 +253,7 @@ export async function sealDirectory(o: SealOptions): Promise<SealResult> {
     const why = o.revealNames
       ? reason(err)
       : `${(err as Error).name ?? "error"} (details withheld)`;
-    throw new SealbatchError("tool", `cannot seal ${q(o.source)}: ${why}`);
+    throw new SealbatchError("tool", `cannot seal ${q(o.source)}: ${why}`, { cause: err });
   } finally {
     await work.remove();
   }

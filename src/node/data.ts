@@ -104,7 +104,14 @@ async function resolveMode(mode: DataMode | "auto"): Promise<DataMode> {
 /** Errors from the node never carry system details, which may name private files. */
 function withheld(err: unknown, what: string): never {
   if (err instanceof SealbatchError) throw err;
-  throw new SealbatchError("tool", `${what}: ${(err as Error).name ?? "error"} (details withheld)`);
+  // The cause is never printed; it only tells the failure's class (src/job/progress.ts).
+  throw new SealbatchError(
+    "tool",
+    `${what}: ${(err as Error).name ?? "error"} (details withheld)`,
+    {
+      cause: err,
+    },
+  );
 }
 
 /** A new, empty container at `image` under the key at `keyPath` (privileged create). */

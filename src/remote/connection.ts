@@ -200,8 +200,9 @@ export class RemoteHost {
         const label = q(endpointLabel(endpoint));
         if (err.level === "client-authentication") {
           return reject(
+            // A login failure, not tampering: exit 6 like every other login problem.
             new SealbatchError(
-              "refused",
+              "remote",
               `cannot log in to ${label}: the server refused the key (publickey)`,
               {
                 hint:

@@ -5,14 +5,16 @@
  */
 import type { SiteProfile } from "../config/site.ts";
 import { readPublicKeyFile } from "../pgp/keys.ts";
-import type { CheckLine } from "../remote/check.ts";
+import { type CheckLine, connectFailure } from "../remote/check.ts";
 import { VaultClient } from "../kms/vault_client.ts";
 import { tokenFrom, tokenHint } from "../config/vault_token.ts";
-import { reason } from "../util/errors.ts";
+import { reason, SealbatchError } from "../util/errors.ts";
+import { buildHint } from "../config/site_path.ts";
 import { readSecretFile } from "../util/secret_file.ts";
-import { SiteBackend } from "./site_backend.ts";
+import { profileSettings, SiteBackend } from "./site_backend.ts";
 
 async function attempt(
+  profile: SiteProfile,
   lines: CheckLine[],
   check: string,
   hint: string,
@@ -22,7 +24,15 @@ async function attempt(
     lines.push({ check, ok: true, detail: await fn() });
     return true;
   } catch (err) {
-    lines.push({ check, ok: false, detail: reason(err), hint });
+    // A build whose network list does not hold the site's hosts: say how to build one that does.
+    const permission = err instanceof SealbatchError && err.kind === "permission";
+    lines.push({
+      check,
+      ok: false,
+      detail: reason(err),
+      hint: permission ? `${buildHint(profile)} (${hint})` : hint,
+      ...(permission ? { kind: "permission" as const } : {}),
+    });
     return false;
   }
 }
@@ -34,6 +44,7 @@ export async function checkProfile(
   const lines: CheckLine[] = [{ check: "profile", ok: true, detail: `${profile.path} is valid` }];
 
   await attempt(
+    profile,
     lines,
     "node key",
     "get the secure nodes' public key from the site admins",
@@ -45,8 +56,19 @@ export async function checkProfile(
       return `${profile.node.publicKey} (${key.getFingerprint().toUpperCase()})`;
     },
   );
+  const size = profile.node.workDirSize;
+  lines.push({
+    check: "node work dir",
+    ok: true,
+    detail: size === undefined
+      ? "size not stated (node.work_dir_size): inputs that will not fit cannot be warned about"
+      : `${Math.floor(size / 1048576)} MiB as stated; input containers up to about ${
+        Math.floor(size / 2 / 1048576)
+      } MiB fit (the node holds the decrypted copy and its files at once)`,
+  });
   if (profile.signKey) {
     await attempt(
+      profile,
       lines,
       "signing key",
       "create one with 'sealbatch keygen' and register its public key on the nodes",
@@ -72,6 +94,7 @@ export async function checkProfile(
 
   let vault: VaultClient | undefined;
   const reached = await attempt(
+    profile,
     lines,
     "vault",
     "check vault.addr and vault.ca_cert (TLS is always verified)",
@@ -89,6 +112,7 @@ export async function checkProfile(
   if (reached && vault) {
     const client = vault;
     await attempt(
+      profile,
       lines,
       "vault token",
       tokenHint(profile.vault.tokenSource),
@@ -104,19 +128,15 @@ export async function checkProfile(
   }
   vault?.close();
 
-  let backend: SiteBackend | undefined;
-  const connected = await attempt(
-    lines,
-    "ssh",
-    "check ssh.login, ssh.identity and the host key (known_hosts or host_key_fingerprint)",
-    async () => {
-      backend = await SiteBackend.connect(profile, opts);
-      return `connected to ${backend.label}`;
-    },
-  );
-  if (connected && backend) {
-    await using site = backend;
-    lines.push(...(await site.checks()));
+  // The site itself: the same checks as `remote check` and `run --dry-run` (src/remote/check.ts).
+  let backend: SiteBackend;
+  try {
+    backend = await SiteBackend.connect(profile, opts);
+  } catch (err) {
+    lines.push(connectFailure(err, profileSettings(profile).connection));
+    return lines;
   }
+  await using site = backend;
+  lines.push(...(await site.check()));
   return lines;
 }

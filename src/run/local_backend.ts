@@ -15,6 +15,7 @@ import { exec } from "../util/exec.ts";
 import { exists, readTextCapped, sha256File } from "../util/files.ts";
 import { onCleanup } from "../util/cleanup.ts";
 import type { Backend, UploadResult } from "./backend.ts";
+import type { CheckLine } from "../remote/check.ts";
 
 export interface LocalBackendOptions {
   /** Stands in for the shared file system; jobs live in ROOT/jobs/JOB. */
@@ -85,18 +86,19 @@ export class LocalBackend implements Backend {
     this.#opts = { ...opts, root: absolute(opts.root), nodeConfig: absolute(opts.nodeConfig) };
   }
 
-  async check(): Promise<string[]> {
-    const lines: string[] = [];
+  async check(): Promise<CheckLine[]> {
+    const lines: CheckLine[] = [];
+    const ok = (check: string, detail: string) => lines.push({ check, ok: true, detail });
     const root = await Deno.stat(this.#opts.root).catch(() => undefined);
     if (!root?.isDirectory) {
       throw inputError(`the stand-in shared directory ${q(this.#opts.root)} does not exist`);
     }
-    lines.push(`shared directory (stand-in): ${this.#opts.root}`);
+    ok("shared directory (stand-in)", this.#opts.root);
     if (!(await exists(this.#opts.nodeConfig))) {
       throw inputError(`the local node config ${q(this.#opts.nodeConfig)} does not exist`);
     }
-    lines.push(`node config: ${this.#opts.nodeConfig}`);
-    lines.push(`node command: ${this.#opts.nodeCommand.join(" ")}`);
+    ok("node config", this.#opts.nodeConfig);
+    ok("node command", this.#opts.nodeCommand.join(" "));
     return lines;
   }
 
@@ -233,6 +235,13 @@ export class LocalBackend implements Backend {
     if (!job) throw inputError(`no local job ${q(id)} was submitted in this run`);
     job.abort.abort();
     await job.done;
+  }
+
+  async removeJobDir(job: string): Promise<boolean> {
+    await Deno.remove(this.jobDir(job), { recursive: true }).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
+    return !(await exists(this.jobDir(job)));
   }
 
   /** Cancels jobs that are still running (an interrupted demo leaves no node process behind). */

@@ -58,8 +58,9 @@ export async function memoryRoot(): Promise<string> {
     if (type === "tmpfs" || type === "ramfs") return dir;
   }
   const uid = Deno.uid();
+  // Not a program that is missing or failed: a directory this machine does not offer.
   throw new SealbatchError(
-    "tool",
+    "input",
     "cannot start the local node: no memory-backed directory for the job's keys " +
       "($XDG_RUNTIME_DIR or /run/user/UID on tmpfs)",
     {

@@ -12,7 +12,7 @@
  */
 import type { JobSpec } from "../config/job_spec.ts";
 import type { SiteProfile } from "../config/site.ts";
-import type { PassphraseSource } from "../pgp/keys.ts";
+import { type PassphraseSource, readPrivateKeyFile, readPublicKeyFile } from "../pgp/keys.ts";
 import { loadKey, sealDirectory } from "../luks/seal.ts";
 import { checkKey, openContainer, usableHeader } from "../luks/open.ts";
 import { Jobs } from "../luks/jobs.ts";
@@ -27,14 +27,16 @@ import { markJobStarted, readRecord, recordExists, recordPath } from "../kms/job
 import type { VaultClient } from "../kms/vault_client.ts";
 import { sealJob } from "../job/seal.ts";
 import { parseReceipt, type Receipt, verifyReceipt } from "../job/receipt.ts";
+import { describeFailure, FAILURE_HINTS, type NodeLog, parseNodeLog } from "../job/progress.ts";
 import { renderSealbatchScript } from "../render/sealbatch.ts";
 import { sbatchArgs } from "../slurm/slurm.ts";
 import { onCleanup } from "../util/cleanup.ts";
 import { inputError, q, reason, SealbatchError } from "../util/errors.ts";
-import { readTextCapped, sha256File } from "../util/files.ts";
+import { exists, readTextCapped, sha256File } from "../util/files.ts";
 import { wipeFile, wipeTree, writeSecretFile } from "../util/secret_file.ts";
 import { localUser } from "../util/user.ts";
 import type { Backend, JobResult } from "./backend.ts";
+import { type CheckLine, checksFailed } from "../remote/check.ts";
 import { RunState } from "./state.ts";
 
 export { type StepName, STEPS } from "./steps.ts";
@@ -104,9 +106,9 @@ export interface RunSummary {
   steps: StepSummary[];
   uploads: FileSummary[];
   /** Remote checks (dry run). */
-  checks?: string[];
+  checks?: CheckLine[];
   /** What would be submitted (dry run). */
-  wouldSubmit?: string;
+  wouldSubmit?: string[];
   slurmJob?: string;
   /** Slurm's terminal state. */
   state?: string;
@@ -116,6 +118,10 @@ export interface RunSummary {
   outputs?: string;
   /** The job's stderr (from inside the results container) when the command failed. */
   stderr?: string;
+  /** The fixed progress lines of the Slurm log, and which node step failed. */
+  node?: NodeLog;
+  /** Things the researcher should know, e.g. plaintext that was staged on disk. */
+  warnings?: string[];
 }
 
 interface SealedJob {
@@ -129,6 +135,7 @@ interface Fetched {
   receipt: string;
   signature: string;
   results: { path: string; sha256: string; bytes: number } | null;
+  log?: NodeLog;
 }
 
 const RESULTS = "output.results.img";
@@ -187,8 +194,91 @@ function dirname(path: string): string {
   return path.slice(0, path.lastIndexOf("/")) || "/";
 }
 
+/**
+ * Each passphrase is asked once per run: the local check unlocks the signing
+ * key, sealing run.sh unlocks it again later (and a cohort once per job).
+ */
+export function rememberPassphrases(source: PassphraseSource): PassphraseSource {
+  const known = new Map<string, Promise<string>>();
+  return (label) => {
+    let p = known.get(label);
+    if (!p) {
+      p = source(label);
+      known.set(label, p);
+      p.catch(() => known.delete(label));
+    }
+    return p;
+  };
+}
+
+export interface LocalCheckInput {
+  spec: JobSpec;
+  signKey: string;
+  passphrase?: PassphraseSource;
+  nodePublicKey: string;
+  /** The job's state directory, when it may exist already (a resumed job). */
+  stateDir?: string;
+}
+
+/**
+ * Everything local that can fail, before the first remote or Vault call and
+ * before anything is created: a run that cannot sign its job never escrows
+ * keys for it, and a refused rerun leaves no empty job directory behind.
+ */
+export async function checkLocal(input: LocalCheckInput): Promise<void> {
+  const { spec } = input;
+  const resumed = input.stateDir !== undefined && (await exists(`${input.stateDir}/state.json`));
+  const dir = input.stateDir?.replace(/\/+$/, "");
+  const opened = resumed &&
+    (await RunState.open(dir!, dir!.slice(dir!.lastIndexOf("/") + 1))).done("open-results");
+  if (!opened && !(await isFreeTarget(spec.outputs))) {
+    throw inputError(
+      `cannot run ${q(spec.name)}: outputs directory ${q(spec.outputs)} is not empty`,
+      {
+        hint: "move the earlier results away, or set outputs: in the job spec to a new directory",
+      },
+    );
+  }
+  if (spec.input.kind === "none") throw noInput(spec);
+  if (!resumed && !(await exists(spec.input.path))) {
+    throw inputError(`cannot run ${q(spec.name)}: input ${q(spec.input.path)} does not exist`);
+  }
+  if (spec.image.kind === "sif" && !resumed && !(await exists(spec.image.path))) {
+    throw inputError(`cannot run ${q(spec.name)}: image ${q(spec.image.path)} does not exist`);
+  }
+  await checkKeys(input);
+}
+
+/** A spec without input runs only with --each, which gives each job its own. */
+export function noInput(spec: JobSpec): SealbatchError {
+  return inputError(`${spec.path}: no input: the spec names neither input nor input_container`, {
+    hint: "give input: DIR in the spec, or one job per input directory with --each 'GLOB'",
+  });
+}
+
+/** The spec's input; a spec without one is refused. */
+function inputOf(spec: JobSpec): Exclude<JobSpec["input"], { kind: "none" }> {
+  if (spec.input.kind === "none") throw noInput(spec);
+  return spec.input;
+}
+
+/** The keys a run needs, usable: the node's public key and the unlocked signing key. */
+export async function checkKeys(
+  input: Pick<LocalCheckInput, "signKey" | "passphrase" | "nodePublicKey">,
+): Promise<void> {
+  const node = await readPublicKeyFile(input.nodePublicKey, "node public key");
+  if (!(await node.getEncryptionKey().catch(() => undefined))) {
+    throw inputError(`node public key ${q(input.nodePublicKey)} has no encryption-capable key`, {
+      hint: "get the secure nodes' public key from the site admins",
+    });
+  }
+  // Unlocked now (a protected key without a terminal fails here, not after escrow).
+  await readPrivateKeyFile(input.signKey, "signing key", input.passphrase);
+}
+
 export async function runJob(input: RunInput): Promise<RunSummary> {
   const { spec, backend, vault } = input;
+  const source = inputOf(spec);
   const dir = input.stateDir.replace(/\/+$/, "");
   const job = input.jobId ?? dir.slice(dir.lastIndexOf("/") + 1);
   const project = dirname(dirname(dir)); // <project>/.sealbatch
@@ -209,6 +299,15 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       },
     );
   }
+
+  const passphrase = input.passphrase && rememberPassphrases(input.passphrase);
+  await checkLocal({
+    spec,
+    signKey: input.signKey,
+    ...(passphrase ? { passphrase } : {}),
+    nodePublicKey: input.nodePublicKey,
+    stateDir: dir,
+  });
 
   const f = {
     input: `${dir}/input.img`,
@@ -238,8 +337,20 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     emit({ step: name, phase: "start" });
     const t0 = performance.now();
     const value = await state.step(name, fn);
-    emit({ step: name, phase: "done", ms: performance.now() - t0 });
+    emit({ step: name, phase: "done", ms: Math.round(performance.now() - t0) });
     return value;
+  };
+  const warnings: string[] = [];
+  /** Said as `data seal` says it: without room in memory, plaintext touched this disk. */
+  const onDisk = (what: string, where: string) => {
+    const text = `no memory-backed storage with room ($XDG_RUNTIME_DIR): ${what} staged ` +
+      `plaintext on disk in ${where} (removed afterwards)`;
+    warnings.push(text);
+    emit({
+      step: what === "sealing the input" ? "seal-input" : "open-results",
+      phase: "note",
+      detail: `warning: ${text}`,
+    });
   };
   const summary = (extra: Partial<RunSummary>): RunSummary => ({
     job,
@@ -247,33 +358,32 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     dryRun: input.dryRun,
     steps: state.timings().map((t) => ({
       name: t.name as StepName,
-      ms: t.ms,
+      ms: Math.round(t.ms),
       resumed: t.resumed,
       protection: protect[t.name as StepName] ?? "",
     })),
     uploads: [],
+    ...(warnings.length > 0 ? { warnings } : {}),
     ...extra,
   });
 
-  // Refusals first: nothing is sealed for a job whose results have nowhere to go.
-  if (!state.done("open-results") && !(await isFreeTarget(spec.outputs))) {
-    throw inputError(
-      `cannot run ${q(spec.name)}: outputs directory ${q(spec.outputs)} is not empty`,
-      {
-        hint: "move the earlier results away, or set outputs: in the job spec to a new directory",
-      },
-    );
-  }
   await step("plan", () =>
     Promise.resolve({
       spec: spec.path,
       name: spec.name,
-      input: spec.input.path,
+      input: source.path,
       outputs: spec.outputs,
       createdAt: new Date().toISOString(),
+      // Where it went: `job status JOB` and friends find the site without --site.
+      ...(input.site ? { site: input.site.path } : {}),
     }));
 
   const imageKeyPath = await gates.seal(() => localSteps());
+  const fit = workDirWarning(
+    state.get<FileSummary>("seal-input")?.bytes ?? 0,
+    input.site?.node.workDirSize,
+  );
+  if (fit && !input.dryRun) emit({ step: "seal-input", phase: "note", detail: `warning: ${fit}` });
   async function localSteps(): Promise<string | undefined> {
     await step("seal-input", async () => {
       await Deno.mkdir(f.keys, { recursive: true, mode: 0o700 });
@@ -281,9 +391,9 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       // What an interrupted attempt left behind is redone: it was never recorded.
       await removeIfExists(f.input);
       await wipeFile(f.luksKey);
-      if (spec.input.kind === "dir") {
-        await sealDirectory({
-          source: spec.input.path,
+      if (source.kind === "dir") {
+        const sealed = await sealDirectory({
+          source: source.path,
           out: f.input,
           key: { path: f.luksKey, create: true },
           // The command writes to {output}; the input is only read (on the node it
@@ -296,13 +406,14 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
           // Yields the CPU to the steps of other jobs that wait on Vault and the site.
           background: true,
         });
+        if (sealed.workedNearOutput) onDisk("sealing the input", dirname(f.input));
       } else {
         // A given container must open with the given key before it goes anywhere.
-        const key = await loadKey(spec.input.key);
+        const key = await loadKey(source.key);
         await using jobs = new Jobs();
-        await checkKey(jobs, spec.input.path, await usableHeader(spec.input.path), key);
+        await checkKey(jobs, source.path, await usableHeader(source.path), key);
         await writeSecretFile(f.luksKey, key);
-        await linkOrCopy(spec.input.path, f.input);
+        await linkOrCopy(source.path, f.input);
       }
       return await fileSummary(f.input, false);
     });
@@ -393,8 +504,11 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       }
       return await step("submit", () => backend.submit(remoteDir, spec.resources, job));
     });
+  } catch (err) {
+    armed = false;
+    await afterFailureBeforeSubmit();
+    throw err;
   } finally {
-    // Only an interruption withdraws the escrow; after an error a second run resumes.
     armed = false;
     await disarm();
   }
@@ -407,8 +521,8 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       emit({
         step: "wait",
         phase: "note",
-        detail:
-          `job ${job} keeps running (Slurm ${slurmJob}); run the same command again to resume`,
+        detail: `job ${job} keeps running (Slurm ${slurmJob}); run the same command again to ` +
+          `resume, or cancel it: sealbatch job cancel ${job}`,
       });
     }
   });
@@ -443,6 +557,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
           force: false,
           revealNames: true,
         });
+        if (r.workedNearOutput) onDisk("opening the results", dirname(spec.outputs));
         return { out: r.out, files: r.files, bytes: r.bytes };
       });
     }
@@ -464,6 +579,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       uploads: state.get<FileSummary[]>("upload") ?? [],
       ...(fetched.results ? { outputs: spec.outputs } : {}),
       ...(stderr !== undefined ? { stderr } : {}),
+      ...(fetched.log ? { node: fetched.log } : {}),
     });
   } catch (err) {
     waiting = false;
@@ -518,7 +634,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       command: { text: script },
       nodeKey: input.nodePublicKey,
       signKey: input.signKey,
-      ...(input.passphrase ? { passphrase: input.passphrase } : {}),
+      ...(passphrase ? { passphrase } : {}),
       outDir,
       user,
       expiresMs: wrapTtlMs,
@@ -561,17 +677,25 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       await backend.download(`${remoteDir}/${name}`, local);
       return local;
     };
-    // The Slurm log holds progress lines only; kept for `job show`.
-    await get(`slurm-${id}.out`).catch(() => {});
+    // The Slurm log holds progress lines only; kept for `job show`, read for what failed.
+    const log = await get(`slurm-${id}.out`)
+      .then((p) => readTextCapped(p, 1 << 20, "Slurm log"))
+      .then(parseNodeLog, () => undefined);
     let receiptPath: string, sigPath: string;
     try {
       receiptPath = await get("receipt.json");
       sigPath = await get("receipt.json.sig");
     } catch (err) {
+      const why = log && describeFailure(log);
       throw new SealbatchError(
         "job",
-        `job ${job} (Slurm ${id}) ended ${result.state} without a receipt: ${reason(err)}`,
-        { hint: `the node did not finish the job; see ${remoteDir}/slurm-${id}.out` },
+        `job ${job} (Slurm ${id}) ended ${result.state} without a receipt: ${why ?? reason(err)}`,
+        {
+          hint: [
+            ...(log?.lines ?? []),
+            `the node did not finish the job; see ${remoteDir}/slurm-${id}.out`,
+          ].join("; "),
+        },
       );
     }
     const receipt = await readTextCapped(receiptPath, 16 * 1024, "receipt");
@@ -579,12 +703,40 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     // Which file to fetch is read from the still unverified receipt; its signature and the
     // hash of what was fetched are checked in the next step.
     const claimed = parseReceipt(new TextEncoder().encode(receipt)).results;
-    if (claimed === null) return { receipt, signature, results: null };
+    if (claimed === null) return { receipt, signature, results: null, ...(log ? { log } : {}) };
     if (claimed.path !== RESULTS) {
       throw new SealbatchError("refused", `the receipt names results ${q(claimed.path)}`);
     }
     const got = await backend.download(`${remoteDir}/${RESULTS}`, `${f.results}/${RESULTS}`);
-    return { receipt, signature, results: { path: RESULTS, ...got } };
+    return { receipt, signature, results: { path: RESULTS, ...got }, ...(log ? { log } : {}) };
+  }
+
+  /**
+   * A run that fails before submission: credentials that no sealed run.sh
+   * holds yet are revoked; once run.sh is sealed (upload or submit failed on
+   * the site), they are kept so that the same command resumes without a
+   * second escrow, and the run says so.
+   */
+  async function afterFailureBeforeSubmit(): Promise<void> {
+    if (!(await recordExists(project, job))) return;
+    if (!state.done("seal-job")) {
+      await withdrawEscrow().catch(() => {});
+      emit({
+        step: "escrow",
+        phase: "note",
+        detail:
+          `the credentials escrowed for ${job} were revoked: this run failed before submission`,
+      });
+      return;
+    }
+    const until = state.get<{ expiresAt?: string }>("escrow")?.expiresAt;
+    emit({
+      step: "escrow",
+      phase: "note",
+      detail: `the credentials of ${job} stay in Vault${until ? ` until ${until}` : ""} so that ` +
+        `running the same command again resumes without a second escrow; ` +
+        `'sealbatch keys revoke --job ${job} --state ${project}' revokes them`,
+    });
   }
 
   /** Undo escrow after an interruption before submission (the sealed run.sh embeds it). */
@@ -624,7 +776,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
         detail: "dry run: sealed with placeholder credentials",
       });
       const checks = await backend.check();
-      for (const line of checks) emit({ step: "upload", phase: "note", detail: line });
+      if (fit) checks.push({ check: "work dir", ok: true, warning: true, detail: fit });
       const uploads: FileSummary[] = [];
       for (const file of files) {
         const local = file === f.run || file === f.sig
@@ -645,8 +797,8 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
             `${remoteDir}/run.sh`,
             { jobName: job, output: `${remoteDir}/slurm-%j.out` },
           ),
-        ].join(" ")
-        : `${backend.label}: ${remoteDir}/run.sh`;
+        ]
+        : [`${remoteDir}/run.sh`];
       return summary({ uploads, checks, wouldSubmit });
     } finally {
       await Deno.remove(tmp, { recursive: true }).catch(() => {});
@@ -654,9 +806,57 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
   }
 }
 
+const MiB = 1024 * 1024;
+
+/**
+ * Whether an input container fits the node's work_dir as the site profile
+ * states it: a rootless node holds a decrypted copy of the container and the
+ * files extracted from it at the same time, so it needs about twice the
+ * container. A warning, not a refusal: the statement may be out of date.
+ */
+export function workDirWarning(
+  inputBytes: number,
+  workDirSize: number | undefined,
+): string | undefined {
+  if (workDirSize === undefined || inputBytes <= 0) return undefined;
+  const need = 2 * inputBytes;
+  if (need <= workDirSize) return undefined;
+  return `input.img (${Math.ceil(inputBytes / MiB)} MiB) will not fit the node's work_dir ` +
+    `(${Math.floor(workDirSize / MiB)} MiB as the site profile states, node.work_dir_size): ` +
+    `the node needs about ${Math.ceil(need / MiB)} MiB to open it`;
+}
+
 /** A readable one-liner of a finished job, for tables and notes. */
 export function outcomeText(s: RunSummary): string {
   if (s.dryRun) return "dry run";
+  if (s.node?.failure) {
+    return `FAILED on the node (${s.node.failure.stage}: ${s.node.failure.class})`;
+  }
   if (s.exitCode === undefined) return s.state ?? "unknown";
   return s.exitCode === 0 ? "COMPLETED" : `FAILED (exit ${s.exitCode})`;
+}
+
+/**
+ * Why a finished job did not succeed, or undefined when it did: a node step
+ * that failed (the command never ran) is told apart from the command failing.
+ */
+export function jobFailure(s: RunSummary): SealbatchError | undefined {
+  if (s.dryRun) {
+    // A dry run is the preflight gate: a failed site check fails it, as `site check` does.
+    return checksFailed(s.checks ?? [], `dry run of ${s.job}`);
+  }
+  if (s.exitCode === 0 && s.state === "COMPLETED") return undefined;
+  const node = s.node && describeFailure(s.node);
+  const why = node ??
+    (s.exitCode !== undefined && s.node && !s.node.commandStarted && s.node.lines.length > 0
+      ? `the job script stopped with status ${s.exitCode} before your command ran`
+      : s.exitCode !== undefined
+      ? `your command exited with status ${s.exitCode}`
+      : `Slurm reports ${s.state}`);
+  const hint = node
+    ? FAILURE_HINTS[s.node!.failure!.class] ?? "see the node's progress lines above"
+    : s.outputs
+    ? `its stdout and stderr are in ${s.outputs}`
+    : undefined;
+  return new SealbatchError("job", `job ${s.job} FAILED: ${why}`, hint ? { hint } : {});
 }

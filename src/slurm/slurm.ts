@@ -436,11 +436,35 @@ export async function jobFiles(
 }
 
 /** Whether the partition exists (`sinfo` hides hidden partitions; scontrol names them). */
-export async function partitionVisible(shell: Shell, settings: SlurmSettings): Promise<boolean> {
+export interface PartitionCheck {
+  visible: boolean;
+  /** What Slurm said when the partition is not visible (its own error line, or "not found"). */
+  said?: string;
+}
+
+/**
+ * Whether the partition exists for this user. When it does not, Slurm's own
+ * words are kept: "not found" and "cannot reach the controller" need
+ * different fixes.
+ */
+export async function partitionVisible(
+  shell: Shell,
+  settings: SlurmSettings,
+): Promise<PartitionCheck> {
   const r = await shell.run(
     `${prog(settings, "scontrol")} -a -o show partition ${sh(settings.partition)}`,
   );
-  return r.code === 0 && r.stdout.includes(`PartitionName=${settings.partition} `);
+  if (r.code === 0 && r.stdout.includes(`PartitionName=${settings.partition} `)) {
+    return { visible: true };
+  }
+  // Remote text: one line, no control bytes.
+  const said = `${r.stderr}\n${r.stdout}`.split("\n").map((l) => l.trim()).filter((l) => l !== "")
+    // deno-lint-ignore no-control-regex
+    .join("; ").replace(/[\x00-\x1f\x7f-\x9f]/g, "?").slice(0, 300);
+  return {
+    visible: false,
+    said: said === "" ? `scontrol exited with status ${r.code} and said nothing` : said,
+  };
 }
 
 /** Full path of a program on the remote PATH, or undefined. */

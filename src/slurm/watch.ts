@@ -153,7 +153,7 @@ export class JobWatcher {
           this.#end(
             w,
             new SealbatchError(
-              "interrupted",
+              "timeout",
               `stopped waiting for job ${w.id}: it did not finish in time (last state ${
                 w.last || "unknown"
               }); the job keeps running`,

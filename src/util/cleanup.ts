@@ -10,6 +10,9 @@ let nextId = 1;
 let installed = false;
 let interrupted: Deno.Signal | undefined;
 
+/** Exit status after a signal, as a shell reports it: 128 + the signal's number. */
+export const SIGNAL_EXIT_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
+
 /** Cleanups started by either path, so neither exits while the other is still wiping. */
 const running = new Map<number, Promise<unknown>>();
 
@@ -28,13 +31,13 @@ async function runAll(): Promise<void> {
 function install(): void {
   if (installed) return;
   installed = true;
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  for (const sig of Object.keys(SIGNAL_EXIT_CODES) as (keyof typeof SIGNAL_EXIT_CODES)[]) {
     try {
       Deno.addSignalListener(sig, () => {
         interrupted = sig;
         runAll().finally(() => {
           console.error(`sealbatch: error: interrupted by ${sig}; temporary files removed`);
-          Deno.exit(130);
+          Deno.exit(SIGNAL_EXIT_CODES[sig]);
         });
       });
     } catch {

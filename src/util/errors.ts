@@ -14,6 +14,9 @@ export const EXIT_CODES = {
   job: 8,
   tool: 9,
   permission: 10,
+  /** Gave up waiting (job wait --timeout); the job itself keeps running. */
+  timeout: 16,
+  /** Ctrl-C (SIGINT); other signals exit 128 + their number (SIGTERM 143, SIGHUP 129). */
   interrupted: 130,
 } as const;
 

@@ -61,7 +61,7 @@ const JOB_CASES: [string, string, RegExp][] = [
   [
     "both inputs",
     GOOD_JOB + "input_container: { path: a.img, key: a.key }\n",
-    /job\.yaml:2:\d+: give exactly one of input/,
+    /job\.yaml:2:\d+: give one of input \(a directory\) or input_container, not both/,
   ],
   ["bad name", GOOD_JOB.replace("name: fft", "name: ../etc"), /job\.yaml:1:7: invalid job name/],
   [

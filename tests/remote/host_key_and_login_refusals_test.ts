@@ -3,8 +3,8 @@
  * and a changed host key are refusals that show the presented fingerprint;
  * accept-new only as an explicit option (and never over a changed key); a
  * pinned fingerprint replaces known_hosts and a wrong pin is refused; a user
- * key the server does not accept is a clean refusal. The CLI maps each to
- * exit code 4 (refused) with one error line.
+ * key the server does not accept is a clean login failure (exit 6). The CLI
+ * maps the host key refusals to exit code 4 (refused) with one error line.
  */
 import assert from "node:assert/strict";
 import { RemoteSite } from "../../src/remote/connection.ts";
@@ -144,8 +144,8 @@ Deno.test({
     await Deno.writeTextFile(`${tmp.path}/good.yaml`, profile(sshd.fingerprint));
     await Deno.writeTextFile(`${tmp.path}/bad.yaml`, profile(other.fingerprint));
     const good = await runCli(["remote", "check", "--site", `${tmp.path}/good.yaml`]);
-    assert.match(good.stdout, /ok\s+host key .*SHA256:/);
-    assert.match(good.stdout, new RegExp(`ok\\s+login\\s+logged in as ${env.SITE_USER}\\b`));
+    assert.match(good.stdout, /ok {3}host key: .*SHA256:/);
+    assert.match(good.stdout, new RegExp(`ok {3}login: logged in as ${env.SITE_USER}`));
     const bad = await runCli(["remote", "check", "--site", `${tmp.path}/bad.yaml`]);
     assert.equal(bad.code, 4, bad.stderr);
     assert.ok(bad.stdout.includes(sshd.fingerprint), bad.stdout);
@@ -154,7 +154,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a user key the server does not accept is a clean refusal",
+  name: "a user key the server does not accept is a clean login failure, not a refusal",
   ...opts,
   async fn() {
     const env = await siteEnv();
@@ -166,12 +166,21 @@ Deno.test({
     }).output();
     assert.ok(gen.success);
     const login = { host: "127.0.0.1", port: sshd.port, user: env.SITE_USER! };
-    await refused(
-      RemoteSite.connect(connection(env, { login, knownHosts: sshd.knownHosts, identity: key })),
+    const err = await RemoteSite.connect(
+      connection(env, { login, knownHosts: sshd.knownHosts, identity: key }),
+    ).then((site) => {
+      site.close();
+      assert.fail("the server accepted a key it does not know");
+    }, (e) => e);
+    // A login failure (6), not the tamper code 4 that admins alert on.
+    assert.ok(err instanceof SealbatchError, String(err));
+    assert.equal(err.kind, "remote", err.message);
+    assert.match(
+      err.message,
       new RegExp(
         `cannot log in to "${env.SITE_USER}@127\\.0\\.0\\.1:\\d+": the server refused the key`,
       ),
     );
-    assert.match(await sshd.log(), new RegExp(`Failed publickey for ${env.SITE_USER} `));
+    assert.match(await sshd.log(), new RegExp(`Failed publickey for ${env.SITE_USER}`));
   },
 });

@@ -12,7 +12,7 @@ Deno.test({
     });
     const r = await runIn(p, ["run", "job.yaml", "--site", "site.yaml"]);
     assert.equal(r.code, 8, r.stderr);
-    assert.match(r.stderr, /FAILED: the command exited with status 3/);
+    assert.match(r.stderr, /FAILED: your command exited with status 3/);
     // The stderr travelled inside the results container and is shown here...
     assert.match(r.stderr, /--- stderr of job [^\n]* ---\nreconstruction-diverged-7431\n--- end/);
     assert.equal(

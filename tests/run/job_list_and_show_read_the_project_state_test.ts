@@ -53,8 +53,11 @@ Deno.test("job list and job show report each job's Slurm id, state and verified 
   const list = await runCli(["job", "list", "--project", p]);
   assert.equal(list.code, 0, list.stderr);
   const rows = list.stdout.trim().split("\n");
-  assert.match(rows[0]!, /^job +created +slurm +state +spec$/);
-  assert.match(rows[1]!, /^bart-fft-0000aaaa +2026-12-01 10:00:00 +41 +COMPLETED +\S+job\.yaml$/);
+  assert.match(rows[0]!, /^job +created +slurm +state +input +spec$/);
+  assert.match(
+    rows[1]!,
+    /^bart-fft-0000aaaa +2026-12-01 10:00:00 +41 +COMPLETED +input +job\.yaml$/,
+  );
   assert.match(rows[2]!, /^bart-fft-1111bbbb +.* 42 +FAILED \(exit 3\) /);
   assert.match(rows[3]!, /^bart-fft-2222cccc +.* - +stopped after seal-input /);
 
