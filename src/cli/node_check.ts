@@ -1,7 +1,6 @@
 /** `sealbatch node check`: the node admin's self-test of what decrypt_and_execute relies on. */
 import { Command } from "@commander-js/extra-typings";
-import { SealbatchError } from "../util/errors.ts";
-import { formatChecks, result } from "./output.ts";
+import { green, red, result } from "./output.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -40,20 +39,13 @@ Examples:
         wrapper: o.wrapper,
         ...(o.user.length > 0 ? { users: o.user } : {}),
       });
-      const failed = report.checks.filter((c) => !c.ok);
-      result(formatChecks(report.checks), {
-        ok: failed.length === 0,
+      const { checksFailed, checkText } = await import("../remote/check.ts");
+      result(checkText(report.checks, { ok: green, fail: red }), {
+        ok: report.checks.every((c) => c.ok),
         config: report.config.file ?? null,
         checks: report.checks,
       });
-      if (failed.length > 0) {
-        throw new SealbatchError(
-          "input",
-          `${failed.length} of ${report.checks.length} node checks failed: ${
-            [...new Set(failed.map((c) => c.check))].join(", ")
-          }`,
-          { hint: "fix them in order; docs/admin.md has each setting" },
-        );
-      }
+      const failed = checksFailed(report.checks, "node check");
+      if (failed) throw failed;
     });
 }

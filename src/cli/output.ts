@@ -146,14 +146,3 @@ export function progress(label: string): Progress {
     },
   };
 }
-
-/** Check reports (`site check`, `node check`): one line per check, a failed one with its hint. */
-export function formatChecks(
-  checks: readonly { check: string; ok: boolean; detail: string; hint?: string }[],
-): string {
-  return checks.map((c) =>
-    `${c.ok ? green("ok  ") : red("FAIL")} ${c.check}: ${oneLine(c.detail)}${
-      !c.ok && c.hint ? `\n     ${c.hint}` : ""
-    }`
-  ).join("\n");
-}
