@@ -12,43 +12,7 @@ import { RemoteSite } from "../../src/remote/connection.ts";
 import { joinRemote, sh } from "../../src/remote/quote.ts";
 import { runCli, tempDir } from "../_helpers/cli.ts";
 import { connection, SITE_SKIP, type SiteEnv, siteEnv } from "../remote/_site.ts";
-
-interface Job {
-  name: string;
-  dir: string;
-  marker: string;
-}
-
-/** A command script that writes into the job directory and never prints its own text. */
-async function sealJob(env: SiteEnv, tmp: string, signKey: string, prefix: string): Promise<Job> {
-  const marker = `never-in-the-log-${crypto.randomUUID().slice(0, 8)}`;
-  const name = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
-  const command = `${tmp}/${name}.sh`;
-  await Deno.writeTextFile(
-    command,
-    `#!/bin/bash\n# ${marker}\nset -e\nmkdir -p output\necho hello-from-node > output/hello.txt\n` +
-      `id -un > output/whoami.txt\n`,
-  );
-  const dir = `${tmp}/${name}`;
-  const sealed = await runCli([
-    "job",
-    "seal",
-    "--command",
-    command,
-    "--node-key",
-    env.SITE_NODE_PUBKEY!,
-    "--sign-key",
-    signKey,
-    "--user",
-    env.SITE_USER!,
-    "--expires",
-    "1h",
-    "--out",
-    dir,
-  ]);
-  assert.equal(sealed.code, 0, sealed.stderr);
-  return { name, dir, marker };
-}
+import { type Job, sealJob } from "./_sealed_job.ts";
 
 async function submit(env: SiteEnv, job: Job): Promise<string> {
   const out = await runCli(["job", "submit", job.dir, "--site", env.SITE_PROFILE!]);

@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { runCli, tempDir } from "../_helpers/cli.ts";
 import { SITE_SKIP, siteEnv } from "../remote/_site.ts";
+import { sealJob } from "./_sealed_job.ts";
 
 async function asSiteUser(user: string, cwd: string, args: string[]): Promise<string> {
   const out = await new Deno.Command("runuser", {
@@ -37,26 +38,7 @@ async function submitSwapped(name: string, check: (s: Swapped) => Promise<void>)
   const env = await siteEnv();
   const user = env.SITE_USER!;
   await using tmp = await tempDir("sealbatch-e2e-swap");
-  const command = `${tmp.path}/command.sh`;
-  await Deno.writeTextFile(command, "#!/bin/bash\nmkdir -p output\necho ran > output/ran.txt\n");
-  const sealed = `${tmp.path}/job`;
-  const seal = await runCli([
-    "job",
-    "seal",
-    "--command",
-    command,
-    "--node-key",
-    env.SITE_NODE_PUBKEY!,
-    "--sign-key",
-    env.SITE_USER_SECKEY!,
-    "--user",
-    user,
-    "--expires",
-    "1h",
-    "--out",
-    sealed,
-  ]);
-  assert.equal(seal.code, 0, seal.stderr);
+  const sealed = (await sealJob(env, tmp.path, env.SITE_USER_SECKEY!, "swap")).dir;
 
   const jobDir = `${env.SITE_REMOTE_DIR}/jobs/swap-${crypto.randomUUID().slice(0, 8)}`;
   await asSiteUser(user, "/", ["mkdir", "-p", jobDir]);
