@@ -18,6 +18,7 @@ import { dataCommand } from "./data.ts";
 import { remoteCommand } from "./remote.ts";
 import { runCommand } from "./run.ts";
 import { demoCommand } from "./demo.ts";
+import { uiCommand } from "./ui.ts";
 
 export const VERSION: string = denoJson.version;
 
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
     const command of [
       runCommand(),
       demoCommand(),
+      uiCommand(),
       keygenCommand(),
       siteCommand(),
       dataCommand(),

@@ -148,7 +148,7 @@ function cohortTable(rows: CohortRow[], outcomeText: OutcomeText): string {
   return lines.map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 }
 
-async function vaultFor(profile: SiteProfile, dryRun: boolean): Promise<VaultClient> {
+export async function vaultFor(profile: SiteProfile, dryRun: boolean): Promise<VaultClient> {
   if (profile.vault.tunnel) {
     throw usageError(`site ${q(profile.name)}: vault.tunnel is not supported by sealbatch run`, {
       hint: "reach Vault directly (vault.addr) or forward it yourself (ssh -L)",
