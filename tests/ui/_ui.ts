@@ -1,0 +1,73 @@
+/**
+ * `sealbatch ui` for tests: the real command in a child process with the
+ * shipped permission set (as users run it), its one-time address read from
+ * its first line of output.
+ */
+import { CLI_ARGS, HERMETIC_NODE_CONFIG, ROOT } from "../_helpers/cli.ts";
+
+export interface UiProcess extends AsyncDisposable {
+  /** The one-time login address. */
+  url: string;
+  /** http://127.0.0.1:PORT */
+  origin: string;
+  port: number;
+  /** Everything the process wrote to stderr so far. */
+  stderr(): string;
+}
+
+export async function startUiProcess(
+  project: string,
+  opts: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<UiProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...CLI_ARGS, "ui", "--project", project, "--no-open"],
+    cwd: opts.cwd ?? ROOT,
+    env: { NO_COLOR: "1", SEALBATCH_NODE_CONFIG: HERMETIC_NODE_CONFIG, ...(opts.env ?? {}) },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let err = "";
+  (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) err += chunk;
+  })();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!out.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) {
+      await child.status;
+      throw new Error(`sealbatch ui did not start:\n${err}`);
+    }
+    out += value;
+  }
+  (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })();
+  const url = out.split("\n")[0]!.trim();
+  const origin = new URL(url).origin;
+  return {
+    url,
+    origin,
+    port: Number(new URL(url).port),
+    stderr: () => err,
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone */ }
+      await child.status;
+    },
+  };
+}
+
+/** Log in with fetch (no browser): the session cookie and the CSRF token. */
+export async function login(ui: UiProcess): Promise<{ cookie: string; csrf: string }> {
+  const r = await fetch(ui.url, { redirect: "manual" });
+  await r.body?.cancel();
+  const cookie = (r.headers.get("set-cookie") ?? "").split(";")[0]!;
+  if (r.status !== 303 || !cookie) throw new Error(`login failed: ${r.status}`);
+  const page = await (await fetch(`${ui.origin}/run`, { headers: { cookie } })).text();
+  const csrf = /<meta name="csrf-token" content="([0-9a-f]+)">/.exec(page)?.[1];
+  if (!csrf) throw new Error("no CSRF token in the page");
+  return { cookie, csrf };
+}
