@@ -123,7 +123,9 @@ export function field(o: FieldOptions): Html {
     o.required ? " required" : "",
   )}${new Html(o.placeholder ? ` placeholder="${esc(o.placeholder)}"` : "")}${new Html(
     described.length ? ` aria-describedby="${described.join(" ")}"` : "",
-  )}${new Html(o.error ? ' aria-invalid="true"' : "")} autocomplete="off">
+  )}${
+    // The field in error takes the focus, so keyboard and screen reader users land on it.
+    new Html(o.error ? ' aria-invalid="true" autofocus' : "")} autocomplete="off">
 ${o.help ? html`<span class="help" id="${id}-help">${o.help}</span>` : ""}
 ${o.error ? html`<span class="error" id="${id}-error">Error: ${o.error}</span>` : ""}
 </div>`;

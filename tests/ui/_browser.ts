@@ -91,10 +91,14 @@ export class Page {
     await this.loaded();
   }
 
+  /** Every document this page loaded, as HTML (for scans of what reached the browser). */
+  readonly seen: string[] = [];
+
   /** The document is complete (after a navigation or a form submission). */
   async loaded(): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
     await this.waitFor("document.readyState === 'complete'");
+    this.seen.push(await this.html());
   }
 
   /** Set form fields by their label's control id (f-NAME) and submit the form of `button`. */

@@ -3,7 +3,10 @@
  * shipped permission set (as users run it), its one-time address read from
  * its first line of output.
  */
+import assert from "node:assert/strict";
+import { decode } from "fast-png";
 import { CLI_ARGS, HERMETIC_NODE_CONFIG, ROOT } from "../_helpers/cli.ts";
+import type { Page } from "./_browser.ts";
 
 export interface UiProcess extends AsyncDisposable {
   /** The one-time login address. */
@@ -70,4 +73,40 @@ export async function login(ui: UiProcess): Promise<{ cookie: string; csrf: stri
   const csrf = /<meta name="csrf-token" content="([0-9a-f]+)">/.exec(page)?.[1];
   if (!csrf) throw new Error("no CSRF token in the page");
   return { cookie, csrf };
+}
+
+/** Where screenshots go: SEALBATCH_UI_SCREENSHOTS (to refresh docs/ui), else a fresh temp dir. */
+export async function screenshotDir(): Promise<string> {
+  const dir = Deno.env.get("SEALBATCH_UI_SCREENSHOTS");
+  if (dir) {
+    await Deno.mkdir(dir, { recursive: true });
+    return dir;
+  }
+  return await Deno.makeTempDir({ prefix: "sealbatch-ui-shots-" });
+}
+
+/** Take a screenshot, write it, and check it is a real picture of the page (not blank). */
+export async function shot(
+  page: Page,
+  dir: string,
+  name: string,
+  size: { width: number; height: number } = { width: 1280, height: 800 },
+): Promise<void> {
+  const bytes = await page.screenshot(size.width, size.height);
+  const png = decode(bytes);
+  assert.equal(png.width, size.width, `${name}: width`);
+  assert.equal(png.height, size.height, `${name}: height`);
+  const values = new Set<number>();
+  for (let i = 0; i < png.data.length; i += 4 * 97) values.add(png.data[i]!);
+  assert.ok(values.size > 8, `${name}: the screenshot is (nearly) blank`);
+  await Deno.writeFile(`${dir}/${name}.png`, bytes);
+}
+
+/** What must never reach a browser: key armor, Vault tokens, given key bytes. */
+export function assertNoSecrets(where: string, text: string, keys: string[] = []): void {
+  assert.doesNotMatch(text, /-----BEGIN PGP (PRIVATE|MESSAGE)/, `${where}: OpenPGP armor`);
+  assert.doesNotMatch(text, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, `${where}: PEM private key`);
+  assert.doesNotMatch(text, /\bhvs\.[A-Za-z0-9_-]{16,}/, `${where}: a Vault token`);
+  assert.doesNotMatch(text, /\bs\.[A-Za-z0-9]{20,}/, `${where}: a legacy Vault token`);
+  for (const k of keys) assert.ok(!text.includes(k), `${where}: key material ${k.slice(0, 8)}...`);
 }

@@ -62,7 +62,11 @@ async function formPage(ctx: Ctx, r: Req, values: JobForm, result?: JobFormResul
     would write for <code>sealbatch run</code>, validated the same way.</p>
     ${e.form ? html`<p class="error-box" role="alert">Error: ${e.form}</p>` : ""}
     ${Object.keys(e).length > 0
-      ? html`<p class="error-box" role="alert">The job spec was not written: see the marked field.</p>`
+      ? html`<p class="error-box" role="alert">The job spec was not written: ${
+        Object.keys(e).filter((k) => k !== "form").map((k) =>
+          html`<a href="#f-${k}">see the marked field (${k})</a>`
+        )
+      }</p>`
       : ""}
     ${form(
       r.session,
