@@ -62,6 +62,42 @@ function stepsTable(run: UiRun, job: string): Html {
   `;
 }
 
+/** A cohort at a glance: one row per job, its current step and Slurm state. */
+function overview(run: UiRun): Html {
+  const rows = [...run.jobs.values()].map((v) => {
+    const steps = [...v.steps.entries()];
+    const running = steps.find(([, s]) => s.phase === "running");
+    const last = running ?? steps.at(-1);
+    const step = last ? `${last[0]}${running ? " (running)" : ""}` : "waiting";
+    return html`
+      <tr>
+        <td>${v.input?.slice(v.input.lastIndexOf("/") + 1) ?? "-"}</td>
+        <td>${v.job}</td>
+        <td>${step}</td>
+        <td>${v.slurm ?? "-"}</td>
+        <td>${v.slurmState ?? "-"}</td>
+      </tr>
+    `;
+  });
+  return html`
+    <h2>Jobs of the cohort</h2>
+    <div class="scroll">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">input</th>
+            <th scope="col">job</th>
+            <th scope="col">step</th>
+            <th scope="col">slurm</th>
+            <th scope="col">Slurm state</th>
+          </tr>
+        </thead>
+        <tbody>${rows}</tbody>
+      </table>
+    </div>
+  `;
+}
+
 function jobBlock(run: UiRun, job: string): Html {
   const v = run.jobs.get(job)!;
   return html`
@@ -208,8 +244,9 @@ export function runFragment(session: Session, run: UiRun): Html {
       }</div>`
       : ""}
     ${actions(session, run)}
-    ${[...run.jobs.keys()].map((job) => jobBlock(run, job))}
     ${summaryBlock(run)}
+    ${run.request.each && !run.rows ? overview(run) : ""}
+    ${[...run.jobs.keys()].map((job) => jobBlock(run, job))}
   `;
 }
 
