@@ -423,7 +423,10 @@ export class Runs {
         const backend = new CancellableBackend(c.backend, run);
         const onEvent = (e: RunEvent) => {
           run.onEvent(e);
-          if (e.step === "submit" && e.phase === "done") this.#slurmId(run, e.job);
+          if (e.step === "submit" && e.phase === "done") {
+            this.#slurmId(run, e.job);
+            this.#save();
+          }
         };
         const common = {
           site: c.site,
@@ -465,6 +468,7 @@ export class Runs {
             newJobId(spec.name);
           run.jobView(job).input = spec.input.path;
           run.changed();
+          this.#save();
           const ungated = <T>(fn: () => Promise<T>) =>
             fn();
           run.summary = await runJob({

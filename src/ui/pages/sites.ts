@@ -118,14 +118,14 @@ ${
 ${s.error ? "" : checkTable(ctx, s.name)}</section>`
       )}
     <section aria-labelledby="new-h"><h2 id="new-h">New site profile</h2>
-    <form method="get" action="/sites" class="row" aria-label="Start from the template">
+    <form method="get" action="/sites" class="stack" aria-label="Start from the template">
     ${field({
       name: "name",
       label: "Site name",
       value: name,
       help: "letters, digits, '.', '_' and '-'",
     })}
-    <button type="submit" class="secondary">Fill in the template</button></form>
+    <div><button type="submit" class="secondary">Fill in the template</button></div></form>
     ${text
       ? form(
         r.session,
