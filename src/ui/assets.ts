@@ -45,8 +45,9 @@ input[type=text], input[type=password], input[type=number], select, textarea { f
   padding: 4px 6px; border: 1px solid #767676; border-radius: 2px; width: 100%; max-width: 44rem; }
 textarea { min-height: 22rem; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
 fieldset { border: 1px solid var(--line); padding: 8px 12px; display: grid; gap: 8px; }
-.row { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: end; }
-.row .field { min-width: 10rem; flex: 1; }
+.row { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: flex-start; }
+.row .field { flex: 1 1 10rem; min-width: 0; }
+.field .error { overflow-wrap: anywhere; }
 button { font: inherit; padding: 6px 14px; border: 2px solid var(--accent); background: var(--accent);
   color: #fff; border-radius: 3px; cursor: pointer; }
 button.secondary { background: #fff; color: var(--accent); }
