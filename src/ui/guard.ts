@@ -71,8 +71,11 @@ export class Guard {
     return this.hosts().map((h) => `http://${h}`);
   }
 
-  /** Host, Origin and Sec-Fetch-Site: checked on every request, before anything else. */
-  checkSource(req: Request): Verdict {
+  /**
+   * Host, Origin and Sec-Fetch-Site: checked on every request, before anything
+   * else. `crossSiteNavigation`: a top-level GET from elsewhere is fine (the login).
+   */
+  checkSource(req: Request, opts: { crossSiteNavigation?: boolean } = {}): Verdict {
     const host = req.headers.get("host") ?? "";
     if (!this.hosts().includes(host.toLowerCase())) {
       return { ok: false, status: 400, why: "wrong Host header" };
@@ -82,7 +85,9 @@ export class Guard {
       return { ok: false, status: 403, why: "request from another origin" };
     }
     const site = req.headers.get("sec-fetch-site");
-    if (site !== null && site !== "same-origin" && site !== "none") {
+    const navigation = opts.crossSiteNavigation && req.method === "GET" &&
+      req.headers.get("sec-fetch-mode") === "navigate";
+    if (site !== null && site !== "same-origin" && site !== "none" && !navigation) {
       return { ok: false, status: 403, why: "cross-site request" };
     }
     return { ok: true, session: undefined };

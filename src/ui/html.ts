@@ -70,11 +70,11 @@ export function layout(title: string, current: string, session: Session, body: H
 }
 
 /** A page for someone without a session: nothing of the project is shown. */
-export function bare(title: string, body: Html): string {
+export function bare(title: string, body: Html, head: Html = html``): string {
   return "<!doctype html>\n" + html`
     <html lang="en">
       <head>
-        <meta charset="utf-8">
+        <meta charset="utf-8">${head}
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>${title} - sealbatch</title>
         <link rel="stylesheet" href="/assets/app.css">

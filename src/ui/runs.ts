@@ -423,7 +423,8 @@ export class Runs {
         const backend = new CancellableBackend(c.backend, run);
         const onEvent = (e: RunEvent) => {
           run.onEvent(e);
-          if (e.step === "submit" && e.phase === "done") {
+          // A resumed job skips its submission: its Slurm id is in the state either way.
+          if (e.step === "submit" && (e.phase === "done" || e.phase === "skipped")) {
             this.#slurmId(run, e.job);
             this.#save();
           }

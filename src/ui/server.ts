@@ -133,10 +133,13 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
   const handle = async (req: Request): Promise<Response> => {
     // Requests are handled on later ticks, after `guard` below exists.
     const g = guard;
-    const source = g.checkSource(req);
-    if (!source.ok) return refuse(source.status, source.why);
     const url = new URL(req.url);
-    if (req.method === "GET" && url.pathname === "/login") {
+    const login = req.method === "GET" && url.pathname === "/login";
+    // The login address may be opened from elsewhere (a terminal, the file xdg-open gets):
+    // the token is what counts there. Everything else must come from this server's pages.
+    const source = g.checkSource(req, { crossSiteNavigation: login });
+    if (!source.ok) return refuse(source.status, source.why);
+    if (login) {
       const token = url.searchParams.get("token");
       if (token === null) {
         return page(bare(
@@ -147,10 +150,19 @@ holds a one-time login token. To log in again, restart <code>sealbatch ui</code>
       }
       const s = g.login(token);
       if (!s) return refuse(403, "login token wrong or already used; restart sealbatch ui");
-      return respond(null, {
-        status: 303,
-        headers: { location: "/", "set-cookie": Guard.cookieHeader(s) },
-      });
+      // A page, not a redirect: a navigation that started on another site would not carry
+      // the SameSite=Strict cookie; one that starts on this page does.
+      return respond(
+        bare(
+          "Logged in",
+          html`<p><a href="/run">Continue to sealbatch</a></p>`,
+          html`<meta http-equiv="refresh" content="0;url=/run">`,
+        ),
+        {
+          type: "text/html; charset=utf-8",
+          headers: { "set-cookie": Guard.cookieHeader(s) },
+        },
+      );
     }
     const session = g.session(req);
     if (!session) {

@@ -78,7 +78,11 @@ export class Page {
   async waitFor(expression: string, timeoutMs = 60_000): Promise<void> {
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
-      if (await this.eval<boolean>(`Boolean(${expression})`).catch(() => false)) return;
+      if (await this.eval<boolean>(`Boolean(${expression})`).catch(() => false)) {
+        // What live updates brought in counts as seen too.
+        this.seen.push(await this.html());
+        return;
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
     const text = await this.eval<string>("document.body ? document.body.innerText : ''")
@@ -91,7 +95,7 @@ export class Page {
     await this.loaded();
   }
 
-  /** Every document this page loaded, as HTML (for scans of what reached the browser). */
+  /** Every document this page loaded or waited for, as HTML (for scans of what reached it). */
   readonly seen: string[] = [];
 
   /** The document is complete (after a navigation or a form submission). */

@@ -16,6 +16,8 @@ export interface UiProcess extends AsyncDisposable {
   port: number;
   /** Everything the process wrote to stderr so far. */
   stderr(): string;
+  /** Stop it with this signal (SIGKILL: as if the machine lost power). */
+  kill(signal: Deno.Signal): Promise<void>;
 }
 
 export async function startUiProcess(
@@ -54,6 +56,10 @@ export async function startUiProcess(
     origin,
     port: Number(new URL(url).port),
     stderr: () => err,
+    async kill(signal: Deno.Signal) {
+      child.kill(signal);
+      await child.status;
+    },
     async [Symbol.asyncDispose]() {
       try {
         child.kill("SIGTERM");
@@ -68,7 +74,7 @@ export async function login(ui: UiProcess): Promise<{ cookie: string; csrf: stri
   const r = await fetch(ui.url, { redirect: "manual" });
   await r.body?.cancel();
   const cookie = (r.headers.get("set-cookie") ?? "").split(";")[0]!;
-  if (r.status !== 303 || !cookie) throw new Error(`login failed: ${r.status}`);
+  if (r.status !== 200 || !cookie) throw new Error(`login failed: ${r.status}`);
   const page = await (await fetch(`${ui.origin}/run`, { headers: { cookie } })).text();
   const csrf = /<meta name="csrf-token" content="([0-9a-f]+)">/.exec(page)?.[1];
   if (!csrf) throw new Error("no CSRF token in the page");

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { tempDir } from "../_helpers/cli.ts";
 import { startUi } from "../../src/ui/server.ts";
 import { SealbatchError } from "../../src/util/errors.ts";
-import { login, startUiProcess } from "./_ui.ts";
+import { startUiProcess } from "./_ui.ts";
 
 async function status(r: Promise<Response>): Promise<number> {
   const res = await r;
@@ -73,8 +73,15 @@ Deno.test("ui refuses requests without the session, with a wrong Host, from anot
   assert.equal(wrong.status, 403);
   assert.equal(wrong.headers.get("set-cookie"), null);
 
-  const { cookie, csrf } = await login(ui);
-  // The cookie is HttpOnly, SameSite=Strict and has no lifetime beyond the browser session.
+  // The token buys a cookie that is HttpOnly, SameSite=Strict and has no lifetime of its own.
+  const first = await fetch(ui.url, { redirect: "manual" });
+  await first.body?.cancel();
+  const setCookie = first.headers.get("set-cookie")!;
+  assert.match(setCookie, /^sealbatch_session=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict$/);
+  const cookie = setCookie.split(";")[0]!;
+  const csrf = /<meta name="csrf-token" content="([0-9a-f]+)">/.exec(
+    await (await fetch(`${o}/run`, { headers: { cookie } })).text(),
+  )![1]!;
   const again = await fetch(ui.url, { redirect: "manual" });
   await again.body?.cancel();
   assert.equal(again.status, 403, "the login token works once");

@@ -35,8 +35,16 @@ Deno.test({
     await using browser = await launchBrowser();
     const p = await browser.page();
 
-    await p.goto(ui.url);
-    assert.equal(await p.eval("location.pathname"), "/run");
+    // Logged in the way `sealbatch ui` opens a desktop browser: a local file forwards to the
+    // address (a navigation from another origin, which must still end up logged in).
+    await Deno.writeTextFile(
+      `${dir.path}/open.html`,
+      `<!doctype html><meta http-equiv="refresh" content="0;url=${ui.url}">`,
+    );
+    await p.goto(`file://${dir.path}/open.html`);
+    await p.waitFor(
+      "location.pathname === '/run' && document.querySelector('h1').textContent === 'Run'",
+    );
     // Keyboard: the first Tab reaches the skip link, the next ones the page navigation.
     await p.send("Input.dispatchKeyEvent", {
       type: "keyDown",
