@@ -7,6 +7,7 @@ import { STEPS } from "../../run/steps.ts";
 import { outcomeText } from "../../run/run.ts";
 import { formatDuration } from "../../util/duration.ts";
 import { q, reason } from "../../util/errors.ts";
+import { NAME_RE } from "../../util/user.ts";
 import { checkbox, field, form, type Html, html, layout, select } from "../html.ts";
 import type { Session } from "../guard.ts";
 import type { RunRequest, UiRun } from "../runs.ts";
@@ -424,12 +425,15 @@ function requestFrom(ctx: Ctx, f: Map<string, string>): RunRequest | string {
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
     return `cohort concurrency: expected 1-64, got ${q(f.get("concurrency"))}`;
   }
+  // A profile of the config directory by name (as the page offers them), never a path.
+  const site = f.get("site") ?? "";
+  if (!NAME_RE.test(site)) return `invalid site ${q(site)}`;
   const each = (f.get("each") ?? "").trim();
   const fresh = f.get("fresh") === "1";
   if (fresh && each) return "a new job and a cohort exclude each other (as --new and --each)";
   return {
     spec: `${ctx.project}/${spec}`,
-    site: f.get("site") ?? "",
+    site,
     dryRun: f.get("dry_run") === "1",
     ...(each ? { each } : {}),
     concurrency,
