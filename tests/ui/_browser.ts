@@ -143,7 +143,10 @@ export class Page {
   }
 
   async html(): Promise<string> {
-    return await this.eval<string>("document.documentElement.outerHTML");
+    // Between two documents there is none: nothing to see then.
+    return await this.eval<string>(
+      "document.documentElement ? document.documentElement.outerHTML : ''",
+    );
   }
 
   async screenshot(width = 1280, height = 800): Promise<Uint8Array> {

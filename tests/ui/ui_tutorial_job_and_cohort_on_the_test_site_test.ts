@@ -10,13 +10,35 @@
  *   flock /tmp/sealbatch-test-site.lock node_modules/.bin/deno test -q -P=test tests/ui/ui_tutorial_job_and_cohort_on_the_test_site_test.ts
  */
 import assert from "node:assert/strict";
-import { tempDir } from "../_helpers/cli.ts";
+import { runCli, tempDir } from "../_helpers/cli.ts";
 import { startDevServer } from "../../src/kms/dev_server.ts";
 import { writeSheppLoganSample } from "../../src/sample/shepp_logan.ts";
 import { siteEnv } from "../remote/_site.ts";
-import { E2E_SKIP } from "../run/_fixture.ts";
+import { BART_COMMAND, E2E_SKIP } from "../run/_fixture.ts";
 import { BROWSER_SKIP, launchBrowser } from "./_browser.ts";
 import { assertNoSecrets, screenshotDir, shot, startUiProcess } from "./_ui.ts";
+
+function profileText(site: Record<string, string>, vaultAddr: string): string {
+  return `name: testsite
+sign_key: ${site.SITE_USER_SECKEY}
+ssh:
+  login: { host: ${site.SITE_HOST}, port: ${site.SITE_PORT} }
+  user: ${site.SITE_USER}
+  identity: ${site.SITE_IDENTITY}
+  known_hosts: ${site.SITE_KNOWN_HOSTS}
+remote:
+  base_dir: ${site.SITE_REMOTE_DIR}
+vault:
+  addr: ${vaultAddr}
+  wrap_ttl: 1h
+node:
+  public_key: ${site.SITE_NODE_PUBKEY}
+  command: [${site.SITE_NODE_COMMAND ?? "/usr/local/bin/sealbatch"}]
+slurm:
+  partition: secure
+  exclusive: true
+`;
+}
 
 Deno.test({
   name: "ui: the tutorial job and a cohort from the browser on the local test site",
@@ -31,25 +53,7 @@ Deno.test({
     for (const name of ["p01", "p02"]) await writeSheppLoganSample(`${project}/inputs/${name}`);
     const vault = await startDevServer({ hostname: "127.0.0.1", port: 0 });
     try {
-      const profile = `name: testsite
-sign_key: ${site.SITE_USER_SECKEY}
-ssh:
-  login: { host: ${site.SITE_HOST}, port: ${site.SITE_PORT} }
-  user: ${site.SITE_USER}
-  identity: ${site.SITE_IDENTITY}
-  known_hosts: ${site.SITE_KNOWN_HOSTS}
-remote:
-  base_dir: ${site.SITE_REMOTE_DIR}
-vault:
-  addr: ${vault.addr}
-  wrap_ttl: 1h
-node:
-  public_key: ${site.SITE_NODE_PUBKEY}
-  command: [${site.SITE_NODE_COMMAND ?? "/usr/local/bin/sealbatch"}]
-slurm:
-  partition: secure
-  exclusive: true
-`;
+      const profile = profileText(site, vault.addr);
       const shots = await screenshotDir();
       await using ui = await startUiProcess(project, {
         env: { XDG_CONFIG_HOME: `${dir.path}/config`, VAULT_TOKEN: vault.rootToken },
@@ -122,9 +126,115 @@ slurm:
         );
       }
 
+      // A protected signing key: its passphrase is asked in the page and goes to the step.
+      const passphrase = `pw-${crypto.randomUUID()}`;
+      await Deno.writeTextFile(`${dir.path}/pw`, passphrase + "\n", { mode: 0o600 });
+      const keygen = await runCli([
+        "keygen",
+        "--kind",
+        "user",
+        "--name",
+        "locked",
+        "--email",
+        "locked@example.org",
+        "--out",
+        `${dir.path}/keys`,
+        "--passphrase-file",
+        `${dir.path}/pw`,
+      ]);
+      assert.equal(keygen.code, 0, keygen.stderr);
+      await Deno.writeTextFile(
+        `${dir.path}/config/sealbatch/sites/locked.yaml`,
+        profile.replace("name: testsite", "name: locked")
+          .replace(site.SITE_USER_SECKEY!, `${dir.path}/keys/locked.sec.asc`),
+        { mode: 0o600 },
+      );
+      await Deno.writeTextFile(
+        `${project}/locked.yaml`,
+        (await Deno.readTextFile(`${project}/job.yaml`)).replace(
+          "outputs: results",
+          "outputs: results-locked",
+        ),
+      );
+      await p.goto(`${ui.origin}/run?spec=locked.yaml`);
+      await p.fill({ site: "locked", dry_run: true });
+      await p.click("Start run");
+      await p.waitFor("document.getElementById('f-passphrase')", 120_000);
+      assert.match(
+        await p.eval<string>("document.querySelector('#prompt label').textContent"),
+        /Passphrase for .*locked/,
+      );
+      await shot(p, shots, "passphrase");
+      await p.fill({ passphrase });
+      await p.click("Unlock");
+      await p.waitFor("/Would submit|Status: FAILED/.test(document.body.innerText)", 120_000);
+      assert.match(await p.text(), /Would submit\s+sbatch/);
+
       for (const [i, html] of p.seen.entries()) {
-        assertNoSecrets(`page ${i}`, html, [vault.rootToken]);
+        assertNoSecrets(`page ${i}`, html, [vault.rootToken, passphrase]);
       }
+    } finally {
+      await vault.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "ui: a run cut off by the UI stopping (SIGKILL) resumes from its page: same job, " +
+    "same Slurm job, nothing done twice",
+  ignore: Boolean(BROWSER_SKIP) || E2E_SKIP !== false,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const site = await siteEnv();
+    await using dir = await tempDir("sealbatch-ui-resume");
+    const project = `${dir.path}/project`;
+    await writeSheppLoganSample(`${project}/input`);
+    await Deno.writeTextFile(
+      `${project}/job.yaml`,
+      `name: bart-fft\ninput: input\ncommand: "sleep 10; ${BART_COMMAND}"\noutputs: results\n`,
+    );
+    await Deno.mkdir(`${dir.path}/config/sealbatch/sites`, { recursive: true });
+    const vault = await startDevServer({ hostname: "127.0.0.1", port: 0 });
+    try {
+      await Deno.writeTextFile(
+        `${dir.path}/config/sealbatch/sites/testsite.yaml`,
+        profileText(site, vault.addr),
+        { mode: 0o600 },
+      );
+      const env = { XDG_CONFIG_HOME: `${dir.path}/config`, VAULT_TOKEN: vault.rootToken };
+      await using browser = await launchBrowser();
+      const p = await browser.page();
+      let slurm: string;
+      {
+        await using ui = await startUiProcess(project, { env });
+        await p.goto(ui.url);
+        await p.goto(`${ui.origin}/run?spec=job.yaml`);
+        await p.fill({ site: "testsite" });
+        await p.click("Start run");
+        await p.waitFor("/Slurm id: \\d+/.test(document.body.innerText)", 300_000);
+        slurm = /Slurm id: (\d+)/.exec(await p.text())![1]!;
+        await ui.kill("SIGKILL");
+      }
+      await using ui = await startUiProcess(project, { env });
+      await p.goto(ui.url);
+      await p.goto(`${ui.origin}/run`);
+      assert.match(await p.text(), /job\.yaml on testsite\s+interrupted/);
+      await p.eval("document.querySelector('tbody a').click()");
+      await p.loaded();
+      await p.click("Resume");
+      await p.waitFor(
+        "/Result: (COMPLETED|FAILED)|Status: FAILED/.test(document.body.innerText)",
+        300_000,
+      );
+      const run = await p.text();
+      assert.match(run, /Result: COMPLETED/, run);
+      assert.match(run, new RegExp(`Slurm id: ${slurm}\\b`), "the same Slurm job was waited for");
+      for (const step of ["seal-input", "escrow", "upload", "submit"]) {
+        assert.match(run, new RegExp(`^${step}\\s+skipped\\s+done in an earlier run`, "m"));
+      }
+      await p.goto(`${ui.origin}/jobs`);
+      assert.equal((await p.text()).match(/bart-fft-[0-9a-f]{8}/g)?.length, 1, "one job, not two");
     } finally {
       await vault.shutdown();
     }

@@ -48,7 +48,7 @@ function stepsTable(run: UiRun, job: string): Html {
             }</span>`
             : s.phase === "done"
             ? formatDuration(s.ms ?? 0)
-            : "earlier run";
+            : ""; // skipped: the detail says why
           return html`
             <tr>
               <th scope="row">${name}</th>
