@@ -164,16 +164,17 @@ holds a one-time login token. To log in again, restart <code>sealbatch ui</code>
         },
       );
     }
-    const session = g.session(req);
-    if (!session) {
-      if (req.method === "GET" && url.pathname === "/") return redirect("/login");
-      return refuse(403, "no session: open the login address sealbatch ui printed");
-    }
+    // The style and the script hold nothing of the project: the login page uses them too.
     if (req.method === "GET" && url.pathname === "/assets/app.css") {
       return respond(CSS, { type: "text/css; charset=utf-8" });
     }
     if (req.method === "GET" && url.pathname === "/assets/app.js") {
       return respond(JS, { type: "text/javascript; charset=utf-8" });
+    }
+    const session = g.session(req);
+    if (!session) {
+      if (req.method === "GET" && url.pathname === "/") return redirect("/login");
+      return refuse(403, "no session: open the login address sealbatch ui printed");
     }
     let form = new Map<string, string>();
     if (req.method === "POST") {
