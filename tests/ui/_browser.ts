@@ -149,16 +149,24 @@ export class Page {
     );
   }
 
-  async screenshot(width = 1280, height = 800): Promise<Uint8Array> {
+  /** A screenshot at this window size, and how wide the page is there (for overflow checks). */
+  async screenshot(
+    width = 1280,
+    height = 800,
+  ): Promise<{ png: Uint8Array; scrollWidth: number }> {
     await this.send("Emulation.setDeviceMetricsOverride", {
       width,
       height,
       deviceScaleFactor: 1,
       mobile: false,
     });
-    const r = await this.send("Page.captureScreenshot", { format: "png" }) as { data: string };
-    await this.send("Emulation.clearDeviceMetricsOverride");
-    return Uint8Array.from(atob(r.data), (c) => c.charCodeAt(0));
+    try {
+      const scrollWidth = await this.eval<number>("document.documentElement.scrollWidth");
+      const r = await this.send("Page.captureScreenshot", { format: "png" }) as { data: string };
+      return { png: Uint8Array.from(atob(r.data), (c) => c.charCodeAt(0)), scrollWidth };
+    } finally {
+      await this.send("Emulation.clearDeviceMetricsOverride");
+    }
   }
 
   close(): void {

@@ -91,14 +91,22 @@ export async function screenshotDir(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "sealbatch-ui-shots-" });
 }
 
-/** Take a screenshot, write it, and check it is a real picture of the page (not blank). */
+/**
+ * Take a screenshot, write it, and check it is a real picture of the page (not
+ * blank) that fits the window's width.
+ */
 export async function shot(
   page: Page,
   dir: string,
   name: string,
   size: { width: number; height: number } = { width: 1280, height: 800 },
 ): Promise<void> {
-  const bytes = await page.screenshot(size.width, size.height);
+  const { png: bytes, scrollWidth } = await page.screenshot(size.width, size.height);
+  // Readable at this size: the page itself never scrolls sideways (wide tables scroll inside).
+  assert.ok(
+    scrollWidth <= size.width,
+    `${name}: ${scrollWidth}px wide in a ${size.width}px window`,
+  );
   const png = decode(bytes);
   assert.equal(png.width, size.width, `${name}: width`);
   assert.equal(png.height, size.height, `${name}: height`);

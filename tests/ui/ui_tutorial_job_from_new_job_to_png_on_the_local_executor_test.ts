@@ -57,10 +57,12 @@ Deno.test({
     await p.goto(`${ui.origin}/sites`);
     assert.match(await p.text(), /local executor/);
     await shot(p, shots, "sites");
+    await shot(p, shots, "sites-narrow", { width: 400, height: 800 });
 
     // A wrong field: the loader's message next to it, nothing written.
     await p.goto(`${ui.origin}/new`);
     await shot(p, shots, "new-job");
+    await shot(p, shots, "new-job-narrow", { width: 400, height: 800 });
     await p.fill({ name: "bart fft!", input: "input" });
     await p.click("Write job spec");
     assert.match(
@@ -113,6 +115,7 @@ Deno.test({
     assert.match(run, /Slurm id: local-\d+/);
     assert.match(run, /Receipt: verified/);
     await shot(p, shots, "run");
+    await shot(p, shots, "run-narrow", { width: 400, height: 800 });
 
     await p.goto(`${ui.origin}/jobs`);
     const jobs = await p.text();
@@ -120,6 +123,7 @@ Deno.test({
     assert.ok(job, jobs);
     assert.match(jobs, /COMPLETED/);
     await shot(p, shots, "jobs");
+    await shot(p, shots, "jobs-narrow", { width: 400, height: 800 });
     await p.goto(`${ui.origin}/jobs/${job}`);
     const show = await p.text();
     assert.match(show, /verified\s+signed by the node key/);
