@@ -10,7 +10,7 @@ export function uiCommand() {
         "print a one-time login address; the pages call the same steps as the commands",
     )
     .option("--project <dir>", "project directory (default: the current directory)")
-    .option("--port <n>", "port on 127.0.0.1 (default: a free one)", "0")
+    .option("--port <n>", "port on 127.0.0.1 (default: a free one)")
     .option("--no-open", "do not open a browser, only print the address")
     .addHelpText(
       "after",
@@ -24,9 +24,10 @@ Examples:
   sealbatch ui --project ~/studies/mri --port 8765 --no-open`,
     )
     .action(async (opts) => {
-      const port = Number(opts.port);
-      if (!/^\d{1,5}$/.test(opts.port) || port > 65535) {
-        throw usageError(`--port: expected 0-65535, got ${q(opts.port)}`);
+      const portText = opts.port ?? "0";
+      const port = Number(portText);
+      if (!/^\d{1,5}$/.test(portText) || port > 65535) {
+        throw usageError(`--port: expected 0-65535, got ${q(portText)}`);
       }
       const { startUi } = await import("../ui/server.ts");
       const { openBrowser } = await import("../ui/open_browser.ts");

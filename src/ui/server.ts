@@ -212,12 +212,20 @@ holds a one-time login token. To log in again, restart <code>sealbatch ui</code>
     return refuse(404, "not found");
   };
 
-  const server = Deno.serve({
-    hostname,
-    port: opts.port,
-    onListen: () => {},
-    onError: (err) => refuse(500, reason(err)),
-  }, handle);
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname,
+      port: opts.port,
+      onListen: () => {},
+      onError: (err) => refuse(500, reason(err)),
+    }, handle);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.AddrInUse)) throw err;
+    throw usageError(`cannot listen on ${hostname}:${opts.port}: the port is in use`, {
+      hint: "choose another with --port N, or leave it out for a free one",
+    });
+  }
   const addr = server.addr;
   if (!LOOPBACK.includes(addr.hostname)) {
     await server.shutdown();

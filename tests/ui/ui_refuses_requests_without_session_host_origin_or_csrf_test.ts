@@ -156,5 +156,10 @@ Deno.test("ui refuses to listen on anything but loopback", async () => {
   // Loopback itself works (so the refusals are about the address).
   const ui = await startUi({ project: dir.path, port: 0, hostname: "127.0.0.1" });
   assert.match(ui.url, /^http:\/\/127\.0\.0\.1:\d+\/login\?token=[0-9a-f]{64}$/);
+  // A taken port is a clear refusal too, not a crash.
+  await assert.rejects(
+    startUi({ project: dir.path, port: ui.port }),
+    (err) => err instanceof SealbatchError && /the port is in use/.test(err.message),
+  );
   await ui.shutdown();
 });
