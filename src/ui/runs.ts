@@ -444,6 +444,7 @@ export class Runs {
         if (inputs) {
           const { runCohort } = await import("../run/cohort.ts");
           const resumable = await resumableJobs(this.stateRoot, spec.path);
+          this.#refuseActive(inputs.map((i) => resumable.get(i)));
           for (const input of inputs) {
             const job = resumable.get(input);
             if (job) run.jobView(job).input = input;
@@ -467,6 +468,7 @@ export class Runs {
             ? undefined
             : (await resumableJobs(this.stateRoot, spec.path)).get(spec.input.path)) ??
             newJobId(spec.name);
+          this.#refuseActive([job]);
           run.jobView(job).input = spec.input.path;
           run.changed();
           this.#save();
@@ -508,6 +510,17 @@ export class Runs {
       run.prompt = undefined;
       run.endedAt = Date.now();
       run.changed();
+    }
+  }
+
+  /** Two runs must never drive the same job at once (a second Start click, a second tab). */
+  #refuseActive(jobs: (string | undefined)[]): void {
+    const active = this.activeJobs();
+    const busy = jobs.find((j) => j !== undefined && active.has(j));
+    if (busy) {
+      throw new SealbatchError("usage", `job ${q(busy)} is already running in this UI`, {
+        hint: "follow it on its run page (Run lists the runs); start again when it has stopped",
+      });
     }
   }
 

@@ -15,7 +15,7 @@ import { screenshotDir, shot, startUiProcess } from "./_ui.ts";
 
 Deno.test({
   name: "ui: a cohort runs from the browser, one job per input, and outlives the closed page; " +
-    "cancel stops a run",
+    "a job runs in one run at a time; cancel stops a run",
   ignore: Boolean(BROWSER_SKIP) || !(await hasProgram("bart")) || !MEMORY_AVAILABLE,
   async fn() {
     await using dir = await tempDir("sealbatch-ui-cohort");
@@ -86,6 +86,15 @@ Deno.test({
     await again.click("Start run");
     await again.waitFor("/Slurm state: RUNNING/.test(document.body.innerText)", 120_000);
     await shot(again, shots, "run-live");
+    const slowRun = await again.eval<string>("location.href");
+    // A second start of the same job while it runs is refused, and leaves the first alone.
+    await again.goto(`${ui.origin}/run?spec=slow.yaml`);
+    await again.fill({ site: "local" });
+    await again.click("Start run");
+    await again.waitFor("/Status: FAILED/.test(document.body.innerText)");
+    assert.match(await again.text(), /job "slow-[0-9a-f]{8}" is already running in this UI/);
+    await again.goto(slowRun);
+    assert.match(await again.text(), /Slurm state: RUNNING/);
     await again.click("Cancel run");
     await again.waitFor("/Status: cancelled/.test(document.body.innerText)", 120_000);
     assert.match(await again.text(), /Slurm state: CANCELLED/);
