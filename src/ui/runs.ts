@@ -38,6 +38,7 @@ export interface RunRequest {
 export interface StepView {
   phase: "running" | "done" | "skipped";
   startedAt: number;
+  /** Absent for a step an earlier UI process saw finish. */
   ms?: number;
   detail?: string;
 }
@@ -306,7 +307,16 @@ export class Runs {
       run.status = s.status === "running" ? "interrupted" : s.status;
       run.endedAt = s.endedAt;
       run.error = s.error;
-      for (const job of s.jobs ?? []) run.jobView(String(job));
+      // What an earlier process's run got to is in its jobs' state files.
+      for (const job of s.jobs ?? []) {
+        const v = run.jobView(String(job));
+        const entry = await showJob(this.stateRoot, v.job).catch(() => undefined);
+        if (!entry) continue;
+        for (const step of entry.steps) v.steps.set(step, { phase: "done", startedAt: 0 });
+        if (entry.plan) v.input = entry.plan.input;
+        if (entry.slurmJob) v.slurm = entry.slurmJob;
+        if (entry.slurmState) v.slurmState = entry.slurmState;
+      }
       this.#runs.set(run.id, run);
     }
   }

@@ -222,6 +222,10 @@ Deno.test({
       assert.match(await p.text(), /job\.yaml on testsite\s+interrupted/);
       await p.eval("document.querySelector('tbody a').click()");
       await p.loaded();
+      // The page shows what the cut-off run got to, from the job's state.
+      const before = await p.text();
+      assert.match(before, new RegExp(`Slurm id: ${slurm}\\b`));
+      assert.match(before, /^submit\s+done/m);
       await p.click("Resume");
       await p.waitFor(
         "/Result: (COMPLETED|FAILED)|Status: FAILED/.test(document.body.innerText)",

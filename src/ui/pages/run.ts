@@ -47,7 +47,7 @@ function stepsTable(run: UiRun, job: string): Html {
               formatDuration(Date.now() - s.startedAt)
             }</span>`
             : s.phase === "done"
-            ? formatDuration(s.ms ?? 0)
+            ? (s.ms !== undefined ? formatDuration(s.ms) : "")
             : ""; // skipped: the detail says why
           return html`
             <tr>
