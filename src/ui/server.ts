@@ -6,7 +6,7 @@
  * module graph (assets.ts), nothing from disk or the network.
  */
 import type { CheckLine } from "../remote/check.ts";
-import { q, reason, usageError } from "../util/errors.ts";
+import { q, reason, SealbatchError, usageError } from "../util/errors.ts";
 import { CSS, JS } from "./assets.ts";
 import {
   CSRF_FIELD,
@@ -16,7 +16,7 @@ import {
   SECURITY_HEADERS,
   type Session,
 } from "./guard.ts";
-import { bare, html } from "./html.ts";
+import { bare, html, layout } from "./html.ts";
 import { LocalSite } from "./local_site.ts";
 import { Runs } from "./runs.ts";
 import { routes } from "./routes.ts";
@@ -199,13 +199,18 @@ holds a one-time login token. To log in again, restart <code>sealbatch ui</code>
           form,
         });
       } catch (err) {
+        const hint = err instanceof SealbatchError && err.hint
+          ? html`<p>hint: ${err.hint}</p>`
+          : "";
+        const status = err instanceof SealbatchError && err.kind === "input" ? 404 : 500;
         return page(
-          bare(
+          layout(
             "Error",
-            html`<p class="error-box" role="alert">${reason(err)}</p>
-<p><a href="/">Back</a></p>`,
+            "",
+            session,
+            html`<p class="error-box" role="alert">Error: ${reason(err)}</p>${hint}`,
           ),
-          500,
+          status,
         );
       }
     }

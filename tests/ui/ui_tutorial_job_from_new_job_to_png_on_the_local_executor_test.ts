@@ -124,6 +124,9 @@ Deno.test({
     assert.match(jobs, /COMPLETED/);
     await shot(p, shots, "jobs");
     await shot(p, shots, "jobs-narrow", { width: 400, height: 800 });
+    // An unknown job is a plain message on a normal page, not a crash.
+    await p.goto(`${ui.origin}/jobs/nope-00000000`);
+    assert.match(await p.text(), /Error: no job "nope-00000000"[^]*hint: see the project's jobs/);
     await p.goto(`${ui.origin}/jobs/${job}`);
     const show = await p.text();
     assert.match(show, /verified\s+signed by the node key/);
