@@ -81,14 +81,21 @@ export async function login(ui: UiProcess): Promise<{ cookie: string; csrf: stri
   return { cookie, csrf };
 }
 
-/** Where screenshots go: SEALBATCH_UI_SCREENSHOTS (to refresh docs/ui), else a fresh temp dir. */
-export async function screenshotDir(): Promise<string> {
+/**
+ * Where screenshots go: SEALBATCH_UI_SCREENSHOTS (kept: how docs/ui is made),
+ * else a fresh temporary directory, removed with the test.
+ */
+export async function screenshotDir(): Promise<{ path: string } & AsyncDisposable> {
   const dir = Deno.env.get("SEALBATCH_UI_SCREENSHOTS");
   if (dir) {
     await Deno.mkdir(dir, { recursive: true });
-    return dir;
+    return { path: dir, [Symbol.asyncDispose]: () => Promise.resolve() };
   }
-  return await Deno.makeTempDir({ prefix: "sealbatch-ui-shots-" });
+  const path = await Deno.makeTempDir({ prefix: "sealbatch-ui-shots-" });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}),
+  };
 }
 
 /**

@@ -24,7 +24,8 @@ Deno.test({
     for (const name of ["p01", "p02", "p03"]) {
       await writeSheppLoganSample(`${project}/inputs/${name}`);
     }
-    const shots = await screenshotDir();
+    await using shotDir = await screenshotDir();
+    const shots = shotDir.path;
     await using ui = await startUiProcess(project, {
       env: { ...mem.env, XDG_CONFIG_HOME: `${dir.path}/config` },
     });

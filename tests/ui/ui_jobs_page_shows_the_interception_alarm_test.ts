@@ -70,7 +70,8 @@ Deno.test({
         ...(await readRecord(stateRoot, "mri-1111bbbb")).keys.map((k) => k.token),
       ];
 
-      const shots = await screenshotDir();
+      await using shotDir = await screenshotDir();
+      const shots = shotDir.path;
       await using ui = await startUiProcess(project, {
         env: { XDG_CONFIG_HOME: `${dir.path}/config` },
       });

@@ -54,7 +54,8 @@ Deno.test({
     const vault = await startDevServer({ hostname: "127.0.0.1", port: 0 });
     try {
       const profile = profileText(site, vault.addr);
-      const shots = await screenshotDir();
+      await using shotDir = await screenshotDir();
+      const shots = shotDir.path;
       await using ui = await startUiProcess(project, {
         env: { XDG_CONFIG_HOME: `${dir.path}/config`, VAULT_TOKEN: vault.rootToken },
       });

@@ -28,7 +28,8 @@ Deno.test({
     await using mem = await memoryDir();
     const project = `${dir.path}/project`;
     await writeSheppLoganSample(`${project}/input`);
-    const shots = await screenshotDir();
+    await using shotDir = await screenshotDir();
+    const shots = shotDir.path;
     await using ui = await startUiProcess(project, {
       env: { ...mem.env, XDG_CONFIG_HOME: `${dir.path}/config` },
     });
