@@ -10,7 +10,6 @@
 
 export const SESSION_COOKIE = "sealbatch_session";
 export const CSRF_FIELD = "_csrf";
-export const CSRF_HEADER = "x-csrf-token";
 
 /** Addresses `sealbatch ui` may listen on: loopback only. */
 export const LOOPBACK = ["127.0.0.1", "::1"];
@@ -35,7 +34,7 @@ export interface Session {
 }
 
 export type Verdict =
-  | { ok: true; session: Session | undefined }
+  | { ok: true }
   | { ok: false; status: 400 | 403; why: string };
 
 function cookie(req: Request, name: string): string | undefined {
@@ -90,7 +89,7 @@ export class Guard {
     if (site !== null && site !== "same-origin" && site !== "none" && !navigation) {
       return { ok: false, status: 403, why: "cross-site request" };
     }
-    return { ok: true, session: undefined };
+    return { ok: true };
   }
 
   /** The session of this request, if its cookie names one. */

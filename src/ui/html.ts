@@ -41,7 +41,7 @@ export const PAGES = [
   ["/results", "Results"],
 ] as const;
 
-export function layout(title: string, current: string, session: Session, body: Html): string {
+export function layout(title: string, current: string, body: Html): string {
   const nav = PAGES.map(([href, label]) =>
     html`<li><a href="${href}"${new Html(
       current === href ? ' aria-current="page"' : "",
@@ -52,7 +52,6 @@ export function layout(title: string, current: string, session: Session, body: H
       <head>
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
-        <meta name="csrf-token" content="${session.csrf}">
         <title>${title} - sealbatch</title>
         <link rel="stylesheet" href="/assets/app.css">
         <script src="/assets/app.js" defer></script>

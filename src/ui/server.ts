@@ -8,14 +8,7 @@
 import type { CheckLine } from "../remote/check.ts";
 import { q, reason, SealbatchError, usageError } from "../util/errors.ts";
 import { CSS, JS } from "./assets.ts";
-import {
-  CSRF_FIELD,
-  CSRF_HEADER,
-  Guard,
-  LOOPBACK,
-  SECURITY_HEADERS,
-  type Session,
-} from "./guard.ts";
+import { CSRF_FIELD, Guard, LOOPBACK, SECURITY_HEADERS, type Session } from "./guard.ts";
 import { bare, html, layout } from "./html.ts";
 import { LocalSite } from "./local_site.ts";
 import { Runs } from "./runs.ts";
@@ -180,8 +173,9 @@ holds a one-time login token. To log in again, restart <code>sealbatch ui</code>
     if (req.method === "POST") {
       const parsed = await readForm(req);
       if (!parsed) return refuse(400, "expected a form (application/x-www-form-urlencoded)");
-      const sent = parsed.get(CSRF_FIELD) ?? req.headers.get(CSRF_HEADER);
-      if (!Guard.csrfOk(session, sent)) return refuse(403, "missing or wrong CSRF token");
+      if (!Guard.csrfOk(session, parsed.get(CSRF_FIELD))) {
+        return refuse(403, "missing or wrong CSRF token");
+      }
       form = parsed;
     } else if (req.method !== "GET") {
       return refuse(405, "method not allowed");
@@ -207,7 +201,6 @@ holds a one-time login token. To log in again, restart <code>sealbatch ui</code>
           layout(
             "Error",
             "",
-            session,
             html`<p class="error-box" role="alert">Error: ${reason(err)}</p>${hint}`,
           ),
           status,

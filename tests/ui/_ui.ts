@@ -76,7 +76,7 @@ export async function login(ui: UiProcess): Promise<{ cookie: string; csrf: stri
   const cookie = (r.headers.get("set-cookie") ?? "").split(";")[0]!;
   if (r.status !== 200 || !cookie) throw new Error(`login failed: ${r.status}`);
   const page = await (await fetch(`${ui.origin}/run`, { headers: { cookie } })).text();
-  const csrf = /<meta name="csrf-token" content="([0-9a-f]+)">/.exec(page)?.[1];
+  const csrf = /<input type="hidden" name="_csrf" value="([0-9a-f]+)">/.exec(page)?.[1];
   if (!csrf) throw new Error("no CSRF token in the page");
   return { cookie, csrf };
 }

@@ -79,7 +79,7 @@ Deno.test("ui refuses requests without the session, with a wrong Host, from anot
   const setCookie = first.headers.get("set-cookie")!;
   assert.match(setCookie, /^sealbatch_session=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict$/);
   const cookie = setCookie.split(";")[0]!;
-  const csrf = /<meta name="csrf-token" content="([0-9a-f]+)">/.exec(
+  const csrf = /<input type="hidden" name="_csrf" value="([0-9a-f]+)">/.exec(
     await (await fetch(`${o}/run`, { headers: { cookie } })).text(),
   )![1]!;
   const again = await fetch(ui.url, { redirect: "manual" });

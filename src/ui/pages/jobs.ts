@@ -67,7 +67,7 @@ although the job has not started: someone else may hold the key. Revoke the keys
 <code>sealbatch keys revoke --job ${job}</code></div>`;
 }
 
-async function jobsPage(ctx: Ctx, r: Req): Promise<Response> {
+async function jobsPage(ctx: Ctx): Promise<Response> {
   const jobs = await listJobs(ctx.stateRoot);
   const keys = await keyViews(ctx, jobs);
   const active = ctx.runs.activeJobs();
@@ -107,7 +107,7 @@ ${
       </div>
     `
   }`;
-  return page(layout("Jobs", "/jobs", r.session, body));
+  return page(layout("Jobs", "/jobs", body));
 }
 
 const MAX_STDERR = 64 * 1024;
@@ -206,7 +206,7 @@ async function jobPage(ctx: Ctx, r: Req): Promise<Response> {
       `
       : ""}<p><a href="/jobs">All jobs</a></p>
   `;
-  return page(layout(`Job ${j.job}`, "/jobs", r.session, body));
+  return page(layout(`Job ${j.job}`, "/jobs", body));
 }
 
 export const jobRoutes: Route[] = [

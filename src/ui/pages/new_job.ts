@@ -163,7 +163,7 @@ async function formPage(ctx: Ctx, r: Req, values: JobForm, result?: JobFormResul
     )}
   `;
   return page(
-    layout("New job", "/new", r.session, body),
+    layout("New job", "/new", body),
     result && Object.keys(result.errors).length > 0 ? 422 : 200,
   );
 }
@@ -191,7 +191,7 @@ ${select({ name: "site", label: "Site", options: sites })}
   }
 <p><a href="/run?spec=${encodeURIComponent(file)}">Run it for real</a> ·
 <a href="/new">Write another job spec</a></p>`;
-  return page(layout("New job", "/new", r.session, body));
+  return page(layout("New job", "/new", body));
 }
 
 function newPage(ctx: Ctx, r: Req): Promise<Response> {

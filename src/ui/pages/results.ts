@@ -44,7 +44,7 @@ async function outputsOf(ctx: Ctx, job: string): Promise<string | undefined> {
   return j.steps.includes("open-results") ? j.plan?.outputs : undefined;
 }
 
-async function resultsList(ctx: Ctx, r: Req): Promise<Response> {
+async function resultsList(ctx: Ctx): Promise<Response> {
   const jobs = (await listJobs(ctx.stateRoot)).filter((j) => j.steps.includes("open-results"));
   const body = jobs.length === 0
     ? html`<p>No opened results yet: they appear here when a run has opened them.</p>`
@@ -55,7 +55,7 @@ async function resultsList(ctx: Ctx, r: Req): Promise<Response> {
         }">${j.job}</a> <span class="muted">${j.plan?.outputs}</span></li>`
       )
     }</ul>`;
-  return page(layout("Results", "/results", r.session, body));
+  return page(layout("Results", "/results", body));
 }
 
 async function resultsPage(ctx: Ctx, r: Req): Promise<Response> {
@@ -115,7 +115,7 @@ async function resultsPage(ctx: Ctx, r: Req): Promise<Response> {
     )}
     <p><a href="/jobs/${encodeURIComponent(job)}">Job ${job}</a></p>
   `;
-  return page(layout(`Results of ${job}`, "/results", r.session, body));
+  return page(layout(`Results of ${job}`, "/results", body));
 }
 
 async function png(ctx: Ctx, r: Req): Promise<Response> {

@@ -337,7 +337,7 @@ ${
       </div>
     `
   }`;
-  return page(layout("Run", "/run", r.session, body));
+  return page(layout("Run", "/run", body));
 }
 
 function runPage(ctx: Ctx, r: Req): Response {
@@ -349,7 +349,7 @@ function runPage(ctx: Ctx, r: Req): Response {
   }</div>
 <div id="live" data-events="/run/${run.id}/events">${runFragment(r.session, run)}</div>
 <p><a href="/run">All runs</a></p>`;
-  return page(layout(`Run ${run.id}`, "/run", r.session, body));
+  return page(layout(`Run ${run.id}`, "/run", body));
 }
 
 /** Server-sent events: the run's fragment on each change (at most every 250 ms), then the end. */

@@ -150,7 +150,7 @@ ${s.error ? "" : checkTable(ctx, s.name)}</section>`
       )
       : ""}</section>
   `;
-  return page(layout("Sites", "/sites", r.session, body), draft?.error ? 422 : 200);
+  return page(layout("Sites", "/sites", body), draft?.error ? 422 : 200);
 }
 
 async function writeProfile(ctx: Ctx, r: Req): Promise<Response> {
