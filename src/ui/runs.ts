@@ -11,10 +11,9 @@
  * after submission the Slurm job is cancelled and the run ends as Slurm
  * reports it.
  */
-import type { JobSpec } from "../config/job_spec.ts";
 import type { SiteProfile } from "../config/site.ts";
 import type { VaultClient } from "../kms/vault_client.ts";
-import type { Backend, UploadResult } from "../run/backend.ts";
+import type { Backend } from "../run/backend.ts";
 import type { CohortRow } from "../run/cohort.ts";
 import type { RunEvent, RunSummary, StepName } from "../run/run.ts";
 import { jobDir, newJobId, projectStateDir, resumableJobs, showJob } from "../run/project.ts";
@@ -190,66 +189,43 @@ export class UiRun {
 /**
  * The backend as the run sees it: refuses further uploads and submissions
  * once the run is cancelled, and remembers submitted Slurm jobs to cancel.
+ * Everything else goes to the backend itself (a proxy, so that whatever the
+ * Backend interface holds is passed on unchanged).
  */
-class CancellableBackend implements Backend {
-  readonly #inner: Backend;
-  readonly #run: UiRun;
-  readonly #submitted = new Set<string>();
-  readonly label: string;
-  readonly protects: Backend["protects"];
-
-  constructor(inner: Backend, run: UiRun) {
-    this.#inner = inner;
-    this.#run = run;
-    this.label = inner.label;
-    this.protects = inner.protects;
-    run.onCancel = async () => {
-      for (const id of this.#submitted) await inner.cancel(id).catch(() => {});
-    };
-  }
-
-  check(): Promise<string[]> {
-    return this.#inner.check();
-  }
-
-  jobDir(job: string): string {
-    return this.#inner.jobDir(job);
-  }
-
-  upload(
-    files: string[],
-    remoteDir: string,
-    onProgress?: (file: string, done: number, total: number) => void,
-  ): Promise<UploadResult[]> {
-    this.#run.throwIfCancelled();
-    return this.#inner.upload(files, remoteDir, onProgress);
-  }
-
-  download(remote: string, local: string): Promise<{ sha256: string; bytes: number }> {
-    return this.#inner.download(remote, local);
-  }
-
-  async submit(dir: string, resources: JobSpec["resources"], name: string): Promise<string> {
-    this.#run.throwIfCancelled();
-    const id = await this.#inner.submit(dir, resources, name);
-    this.#submitted.add(id);
-    if (this.#run.cancelRequested) await this.#inner.cancel(id).catch(() => {});
-    return id;
-  }
-
-  async wait(id: string, onState?: (state: string) => void) {
-    this.#submitted.add(id);
-    if (this.#run.cancelRequested) await this.#inner.cancel(id).catch(() => {});
-    return await this.#inner.wait(id, onState);
-  }
-
-  cancel(id: string): Promise<void> {
-    return this.#inner.cancel(id);
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    // The owner disposes the inner backend.
-  }
+function cancellable(inner: Backend, run: UiRun): Backend {
+  const submitted = new Set<string>();
+  const cancelNow = (id: string) => inner.cancel(id).catch(() => {});
+  run.onCancel = async () => {
+    for (const id of submitted) await cancelNow(id);
+  };
+  const own: Partial<Backend> = {
+    upload(files, remoteDir, onProgress) {
+      run.throwIfCancelled();
+      return inner.upload(files, remoteDir, onProgress);
+    },
+    async submit(dir, resources, name) {
+      run.throwIfCancelled();
+      const id = await inner.submit(dir, resources, name);
+      submitted.add(id);
+      if (run.cancelRequested) await cancelNow(id);
+      return id;
+    },
+    async wait(id, onState) {
+      submitted.add(id);
+      if (run.cancelRequested) await cancelNow(id);
+      return await inner.wait(id, onState);
+    },
+    // The owner disposes the backend itself.
+    [Symbol.asyncDispose]: () => Promise.resolve(),
+  };
+  return new Proxy(inner, {
+    get(target, prop) {
+      if (prop in own) return own[prop as keyof Backend];
+      const value = Reflect.get(target, prop, target);
+      // Bound to the backend: its methods use its private fields.
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 interface Connected {
@@ -421,7 +397,7 @@ export class Runs {
       const { loadJobSpec } = await import("../config/job_spec.ts");
       const spec = await loadJobSpec(req.spec);
       const inputs = req.each ? await this.#inputs(req.each) : undefined;
-      if (inputs && spec.input.kind !== "dir") {
+      if (inputs && spec.input.kind === "container") {
         throw new SealbatchError(
           "usage",
           "--each replaces the spec's input directory; this spec has a container",
@@ -430,7 +406,7 @@ export class Runs {
       const c = await this.#connect(run);
       try {
         run.where = c.backend.label;
-        const backend = new CancellableBackend(c.backend, run);
+        const backend = cancellable(c.backend, run);
         const onEvent = (e: RunEvent) => {
           run.onEvent(e);
           // A resumed job skips its submission: its Slurm id is in the state either way.
@@ -474,12 +450,13 @@ export class Runs {
           }
         } else {
           const { runJob } = await import("../run/run.ts");
+          const inputPath = "path" in spec.input ? spec.input.path : "";
           const job = (req.fresh
             ? undefined
-            : (await resumableJobs(this.stateRoot, spec.path)).get(spec.input.path)) ??
+            : (await resumableJobs(this.stateRoot, spec.path)).get(inputPath)) ??
             newJobId(spec.name);
           this.#refuseActive([job]);
-          run.jobView(job).input = spec.input.path;
+          run.jobView(job).input = inputPath;
           run.changed();
           this.#save();
           const ungated = <T>(fn: () => Promise<T>) =>
