@@ -235,7 +235,16 @@ export async function launchBrowser(): Promise<Browser> {
         child.kill("SIGKILL");
       } catch { /* gone */ }
       await child.status;
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
+      // Chromium's helper processes may still write into the profile for a moment.
+      for (let i = 0; i < 20; i++) {
+        try {
+          await Deno.remove(profile, { recursive: true });
+          break;
+        } catch (err) {
+          if (err instanceof Deno.errors.NotFound) break;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
     },
   };
 }
