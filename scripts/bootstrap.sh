@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DENO_VERSION=2.9.6
-APT_PACKAGES=(gnupg cryptsetup-bin e2fsprogs openssh-server openssh-client slurm-wlm munge bart openssl util-linux iproute2 sudo squashfs-tools curl)
+APT_PACKAGES=(gnupg cryptsetup-bin e2fsprogs openssh-server openssh-client slurm-wlm munge bart openssl util-linux iproute2 sudo squashfs-tools curl chromium)
 
 if [ "$(id -u)" = 0 ] && [ "${SEALBATCH_SKIP_APT:-}" = "" ]; then
   missing=()

@@ -3,7 +3,7 @@ import { Command } from "@commander-js/extra-typings";
 import type { JobEntry } from "../run/project.ts";
 import { result } from "./output.ts";
 
-function outcome(j: JobEntry): string {
+export function outcome(j: JobEntry): string {
   const cleaned = j.cleanedAt ? ", cleaned" : "";
   if (j.exitCode !== undefined) {
     return (j.exitCode === 0 ? "COMPLETED" : `FAILED (exit ${j.exitCode})`) + cleaned;

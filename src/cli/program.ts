@@ -20,6 +20,7 @@ import { remoteCommand } from "./remote.ts";
 import { runCommand } from "./run.ts";
 import { demoCommand } from "./demo.ts";
 import { completionCommand, manCommand } from "./completion.ts";
+import { uiCommand } from "./ui.ts";
 
 /** `version`: what --version prints (versionText(); the bare version when not given). */
 export function buildProgram(version: string = denoJson.version): Command {
@@ -64,6 +65,7 @@ export function buildProgram(version: string = denoJson.version): Command {
     const command of [
       runCommand(),
       demoCommand(),
+      uiCommand(),
       keygenCommand(),
       siteCommand(),
       dataCommand(),

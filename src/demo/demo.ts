@@ -134,7 +134,7 @@ async function prepareDir(dir: string): Promise<void> {
  * credentials carry (this server's), so the profile's port is not needed, and
  * a fixed one would clash with any Vault or test already listening there.
  */
-async function startVault(site: SiteProfile | undefined): Promise<DevServer> {
+export async function startVault(site: SiteProfile | undefined): Promise<DevServer> {
   let hostname = "127.0.0.1";
   if (site) {
     const url = new URL(site.vault.addr);
@@ -159,7 +159,7 @@ async function startVault(site: SiteProfile | undefined): Promise<DevServer> {
 }
 
 /** A token that may only create, read and delete below the user's own escrow prefix. */
-async function userVaultClient(server: DevServer, user: string, mount: string) {
+export async function userVaultClient(server: DevServer, user: string, mount: string) {
   const root = await VaultClient.connect({ addr: server.addr }, server.rootToken);
   try {
     await root.request("POST", `sys/policies/acl/sealbatch-${user}`, {

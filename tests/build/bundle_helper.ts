@@ -48,11 +48,22 @@ export interface BundleRun {
 /** `unshare -n` starts with loopback down; up, it still reaches nothing outside the namespace. */
 const LOOPBACK_UP = 'ip link set lo up && exec "$@"';
 
-/** Run the bundle with exactly `flags`, a minimal environment and an empty DENO_DIR. */
-export async function runBundle(run: BundleRun, args: string[]): Promise<CliResult> {
+/**
+ * Run the bundle with exactly `flags`, a minimal environment and an empty
+ * DENO_DIR. With `script`, a shell script runs instead, in the same place,
+ * with the bundle's command line as "$@" (for a server and its client).
+ */
+export async function runBundle(
+  run: BundleRun,
+  args: string[],
+  script?: string,
+): Promise<CliResult> {
   const deno = [DENO, "run", "-q", "--no-config", "--no-lock", ...run.flags, run.bundle, ...args];
+  const shell = (s: string) => ["sh", "-c", s, "sh", ...deno];
   const [program, ...rest] = run.offline
-    ? ["unshare", "-n", "--", "sh", "-c", LOOPBACK_UP, "sh", ...deno]
+    ? ["unshare", "-n", "--", ...shell(script ? `ip link set lo up && ${script}` : LOOPBACK_UP)]
+    : script
+    ? shell(script)
     : deno;
   const out = await new Deno.Command(program!, {
     args: rest,

@@ -26,6 +26,15 @@ const STEPS: [args: string[], check?: (r: CliResult) => void][] = [
   ],
 ];
 
+/** Starts `sealbatch ui` ("$@ ui --no-open"), then reads its login page, a page and its script. */
+const UI_CLIENT = `"$@" > ui.url 2> ui.err & pid=$!
+i=0; while [ ! -s ui.url ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+url=$(head -n 1 ui.url); base=\${url%%/login*}
+curl -sS -i "$base/login" && echo "=== next" &&
+curl -sS -c jar -o /dev/null "$url" && curl -sS -b jar "$base/sites" && echo "=== next" &&
+curl -sS -b jar "$base/assets/app.js"; rc=$?
+kill $pid; cat ui.err >&2; exit $rc`;
+
 const offline = await canUnshareNet();
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -66,6 +75,16 @@ Deno.test({
       assert.equal(r.code, 0, `sealbatch ${args.join(" ")} failed:\n${r.stderr}`);
       check?.(r);
     }
+    // The UI from the bundle alone: its pages, styles and script come from inside it.
+    const ui = await runBundle(run, ["ui", "--no-open"], UI_CLIENT);
+    assert.equal(ui.code, 0, `sealbatch ui failed:\n${ui.stderr}\n${ui.stdout}`);
+    const [login, sites, script] = ui.stdout.split("=== next\n");
+    assert.match(login!, /^HTTP\/1\.1 200 /);
+    assert.match(login!, /^content-security-policy: default-src 'none'/m);
+    assert.match(login!, /one-time login token/);
+    assert.match(sites!, /<h1>Sites<\/h1>[^]*local executor/);
+    assert.match(script!, /EventSource/);
+
     const png = decode(await Deno.readFile(`${work.path}/kspace.png`));
     assert.equal(png.width, 256);
     assert.equal(png.height, 256);
