@@ -144,7 +144,7 @@ function netOf(flags: string[]): string {
   return `network: ${net?.split("=")[1]?.replaceAll(",", ", ") ?? (net ? "all" : "none")}`;
 }
 
-async function compile(dist: string, flags: string[]): Promise<void> {
+async function compile(dist: string, flags: string[], config: string): Promise<void> {
   const source = await denortSource();
   const tmp = `${dist}/.sealbatch.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
@@ -152,7 +152,7 @@ async function compile(dist: string, flags: string[]): Promise<void> {
       "compile",
       "-q",
       "--config",
-      `${ROOT}/deno.json`,
+      config,
       ...flags,
       "-o",
       tmp,
@@ -165,14 +165,14 @@ async function compile(dist: string, flags: string[]): Promise<void> {
   }
 }
 
-async function bundle(dist: string, flags: string[]): Promise<void> {
+async function bundle(dist: string, flags: string[], config: string): Promise<void> {
   const tmp = `${dist}/.sealbatch.${crypto.randomUUID().slice(0, 8)}.js`;
   try {
     await exec(DENO, [
       "bundle",
       "-q",
       "--config",
-      `${ROOT}/deno.json`,
+      config,
       // ssh2 optionally requires native addons; the pure-JS fallbacks are used instead.
       "--external",
       "*.node",
@@ -193,7 +193,10 @@ async function bundle(dist: string, flags: string[]): Promise<void> {
   }
 }
 
-const TARGETS: Record<string, (dist: string, flags: string[]) => Promise<void>> = {
+const TARGETS: Record<
+  string,
+  (dist: string, flags: string[], config: string) => Promise<void>
+> = {
   compile,
   bundle,
 };
@@ -210,19 +213,33 @@ function parseArgs(args: string[]): { target: string; dist: string; net: NetOpti
   return { target: args[0] ?? "", dist: dir ?? "dist", net: options };
 }
 
-const BUILD_INFO = `${ROOT}/src/cli/build_info.json`;
-
-/** The commit and date go into the artifact (`--version`); the file is restored afterwards. */
-async function withBuildInfo(fn: () => Promise<void>): Promise<void> {
-  const original = await Deno.readTextFile(BUILD_INFO);
+/**
+ * The commit and date go into the artifact (`--version`) without touching the source tree (tests
+ * and other builds read it meanwhile): the build's config maps src/cli/build_info.json to a
+ * stamped copy in `dist`. Returns that config.
+ */
+async function withBuildInfo(dist: string, fn: (config: string) => Promise<void>): Promise<void> {
   const head = await exec("git", ["-C", ROOT, "rev-parse", "HEAD"], { what: "no git commit" })
     .then((r) => r.text.trim(), () => null);
   const date = new Date().toISOString().slice(0, 10);
-  await Deno.writeTextFile(BUILD_INFO, JSON.stringify({ commit: head, date }) + "\n");
+  const id = crypto.randomUUID().slice(0, 8);
+  const stamp = `${Deno.realPathSync(dist)}/.build_info.${id}.json`;
+  const config = `${Deno.realPathSync(dist)}/.deno.${id}.json`;
+  const source = new URL("../src/cli/build_info.json", import.meta.url).href;
+  await Deno.writeTextFile(stamp, JSON.stringify({ commit: head, date }) + "\n");
+  await Deno.writeTextFile(
+    config,
+    JSON.stringify({
+      ...denoJson,
+      lock: `${ROOT}/deno.lock`,
+      imports: { ...denoJson.imports, [source]: new URL(`file://${stamp}`).href },
+    }),
+  );
   try {
-    await fn();
+    await fn(config);
   } finally {
-    await Deno.writeTextFile(BUILD_INFO, original);
+    await Deno.remove(stamp).catch(() => {});
+    await Deno.remove(config).catch(() => {});
   }
 }
 
@@ -233,7 +250,7 @@ if (import.meta.main) {
     if (build === undefined) throw new SealbatchError("usage", USAGE);
     const flags = await buildFlags(net);
     await Deno.mkdir(dist, { recursive: true });
-    await withBuildInfo(() => build(dist, flags));
+    await withBuildInfo(dist, (config) => build(dist, flags, config));
   } catch (err) {
     const e = err instanceof SealbatchError ? err : buildError(reason(err));
     console.error(formatError(e));
