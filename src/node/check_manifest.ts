@@ -11,6 +11,7 @@ import { readManifest } from "../job/manifest.ts";
 import type { Manifest } from "../job/manifest.ts";
 import { assertNonceUnused, claimNonce } from "./nonce_store.ts";
 import { copyJobFile, freeBytes } from "./job_files.ts";
+import { classifyFailure, failureLine } from "../job/progress.ts";
 
 export interface ManifestCheck {
   payload: string;
@@ -23,6 +24,8 @@ export interface ManifestCheck {
   now: Date;
   /** Private directory (node-local, 0700) that receives the verified copies of the inputs. */
   copies: string;
+  /** Inside a job: where a failed input step writes its fixed line for the Slurm log. */
+  tellFailure?: (line: string) => void;
   /** The job's account: it must own the inputs, and gets the copies (when we are root). */
   account: { uid: number; gid: number };
 }
@@ -71,16 +74,32 @@ export async function checkManifest(c: ManifestCheck): Promise<Manifest | undefi
   const owner = Deno.uid() === 0 ? { owner: c.account } : {};
   for (const [path, want] of Object.entries(m.inputs)) {
     const label = `input ${q(path)} of job ${q(m.job)}`;
-    await checkDirs(c, path, label);
     const copy = `${c.copies}/${path}`;
-    const got = await copyJobFile(`${c.jobDir}/${path}`, { path: copy, ...owner }, {
-      uid: c.account.uid,
-      maxBytes: Math.max(room, 0),
-      label,
-    });
-    if (got !== want) {
-      await Deno.remove(copy).catch(() => {});
-      throw refusal(`${label} differs from what was sealed (SHA-256)`);
+    try {
+      await checkDirs(c, path, label);
+      // Told apart from other refusals: the researcher can do something about it.
+      const size = (await Deno.lstat(`${c.jobDir}/${path}`).catch(() => undefined))?.size ?? 0;
+      if (size > room) {
+        throw refusal(
+          `${label} does not fit the node's work directory (${size} bytes, ${
+            Math.max(room, 0)
+          } free)`,
+          { cause: Object.assign(new Error("No space left on device"), { code: "ENOSPC" }) },
+        );
+      }
+      const got = await copyJobFile(`${c.jobDir}/${path}`, { path: copy, ...owner }, {
+        uid: c.account.uid,
+        maxBytes: Math.max(room, 0),
+        label,
+      });
+      if (got !== want) {
+        await Deno.remove(copy).catch(() => {});
+        throw refusal(`${label} differs from what was sealed (SHA-256)`);
+      }
+    } catch (err) {
+      // The fixed line the client reads back from the Slurm log (src/job/progress.ts).
+      c.tellFailure?.(failureLine("open-input", classifyFailure(err)));
+      throw err;
     }
     room -= (await Deno.stat(copy)).size;
   }

@@ -247,6 +247,10 @@ export async function decryptAndExecute(
       now: input.now ?? new Date(),
       copies,
       account: job.account,
+      // In a job (Slurm's, or the local executor's): the client reads the stage back from the log.
+      ...(job.slurmJob !== undefined || env("SLURM_JOB_NAME") !== undefined
+        ? { tellFailure: (line: string) => console.error(line) }
+        : {}),
     });
     notify(
       manifest

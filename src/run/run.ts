@@ -693,7 +693,8 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
         {
           hint: [
             ...(log?.lines ?? []),
-            `the node did not finish the job; see ${remoteDir}/slurm-${id}.out`,
+            (log?.failure && FAILURE_HINTS[log.failure.class]) ??
+              `the node did not finish the job; see ${remoteDir}/slurm-${id}.out`,
           ].join("; "),
         },
       );

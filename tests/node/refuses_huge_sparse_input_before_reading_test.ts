@@ -21,7 +21,7 @@ Deno.test("a huge sparse input is refused from its size, before it is read", asy
   await assertRefused(
     f,
     res,
-    /input "data\.img" of job .* is refused: 8796093022208 bytes, more than \d+/,
+    /input "data\.img" of job .* does not fit the node's work directory \(8796093022208 bytes, \d+ free\)/,
   );
   // Nothing was copied into the node's private storage.
   assert.deepEqual([...Deno.readDirSync(f.work)], []);
