@@ -4,6 +4,7 @@
  * and never with NO_COLOR.
  */
 import type { SealbatchError } from "../util/errors.ts";
+import type { CheckLine } from "../remote/check.ts";
 
 let json = false;
 /** quiet: results and errors only; verbose: every step and the causes of an error. */
@@ -145,4 +146,13 @@ export function progress(label: string): Progress {
       if (message) note(message);
     },
   };
+}
+
+/** One text form for every list of checks (site check, remote check, run --dry-run). */
+export function checkText(lines: CheckLine[]): string {
+  return lines.map((l) =>
+    `${l.ok ? (l.warning ? yellow("WARN") : green("ok  ")) : red("FAIL")} ${l.check}: ${l.detail}${
+      !l.ok && l.hint ? `\n     hint: ${l.hint}` : ""
+    }`
+  ).join("\n");
 }

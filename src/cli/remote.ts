@@ -1,11 +1,11 @@
 /** `sealbatch remote ...`: the SSH side of a site; also the shared site flags of remote commands. */
 import { Command } from "@commander-js/extra-typings";
 import { defaultSite, siteProfilePath } from "../config/site_path.ts";
-import { inputError, q, SealbatchError, usageError } from "../util/errors.ts";
+import { inputError, q, usageError } from "../util/errors.ts";
 import { localUser } from "../util/user.ts";
 import type { Endpoint, SiteConnection } from "../remote/settings.ts";
 import { defaultSlurmSettings, type SlurmProgram, type SlurmSettings } from "../slurm/slurm.ts";
-import { green, red, result } from "./output.ts";
+import { checkText, result } from "./output.ts";
 import { passphraseSource } from "./passphrase.ts";
 
 export interface SiteFlags {
@@ -60,7 +60,7 @@ function endpoint(spec: string, defUser: string, flag: string): Endpoint {
 /** Build the typed settings from a profile (if given) and flags (which win). */
 export async function resolveSite(
   flags: SiteFlags,
-): Promise<{ site: SiteConnection; slurm: SlurmSettings }> {
+): Promise<{ site: SiteConnection; slurm: SlurmSettings; nodeCommand?: string }> {
   if (flags.hostKeyFingerprint && flags.acceptNew) {
     throw usageError("--host-key-fingerprint and --accept-new exclude each other");
   }
@@ -141,13 +141,17 @@ export async function resolveSite(
       slurm.programs[p] = `${bin}/${p}`;
     }
   }
-  return { site, slurm };
+  const nodeCommand = profile?.node.command[0];
+  return { site, slurm, ...(nodeCommand ? { nodeCommand } : {}) };
 }
 
 export function remoteCommand(): Command {
   const check = withSiteOptions(
     new Command("check")
-      .description("check a site: host key, login, sbatch, the partition, free space")
+      .description(
+        "check a site, read-only: host key, login, sbatch, the partition, the remote directory\n" +
+          "(writable, free space), the node command (with a profile); the checks of 'site check'",
+      )
       .addHelpText(
         "after",
         "\nExamples:\n  sealbatch remote check --site mysite\n" +
@@ -155,22 +159,15 @@ export function remoteCommand(): Command {
           "    --remote-dir /scratch/alice/sealbatch --partition secure",
       ),
   ).action(async (opts) => {
-    const { site, slurm } = await resolveSite(opts as SiteFlags);
-    const { checkSite } = await import("../remote/check.ts");
-    const lines = await checkSite(site, slurm);
-    const human = lines.map((l) =>
-      `${l.ok ? green("ok  ") : red("FAIL")} ${l.check.padEnd(10)} ${l.detail}${
-        l.hint && !l.ok ? `\n     hint: ${l.hint}` : ""
-      }`
-    ).join("\n");
-    result(human, { ok: lines.every((l) => l.ok), checks: lines });
-    const failed = lines.filter((l) => !l.ok);
-    if (failed.length > 0) {
-      throw new SealbatchError(
-        failed[0]!.kind ?? "remote",
-        `site check failed: ${failed.map((l) => l.check).join(", ")}`,
-      );
-    }
+    const { site, slurm, nodeCommand } = await resolveSite(opts as SiteFlags);
+    const { checkSite, checksFailed } = await import("../remote/check.ts");
+    const lines = await checkSite(site, { slurm, ...(nodeCommand ? { nodeCommand } : {}) });
+    result(checkText(lines), {
+      ok: lines.every((l) => l.ok),
+      checks: lines,
+    });
+    const failed = checksFailed(lines, "remote check");
+    if (failed) throw failed;
   });
   return new Command("remote").description("reach an HPC site over SSH")
     .addHelpText("after", "\nExamples:\n  sealbatch remote check --site mysite")

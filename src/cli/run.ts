@@ -10,6 +10,7 @@ import { formatDuration } from "../util/duration.ts";
 import { q, reason, SealbatchError, usageError } from "../util/errors.ts";
 import {
   bold,
+  checkText,
   currentVerbosity,
   dim,
   event,
@@ -142,7 +143,7 @@ function summaryText(s: RunSummary, outcomeText: OutcomeText): string {
   }
   if (s.dryRun) {
     out.push("dry run: nothing was escrowed in Vault and nothing changed on the site");
-    for (const c of s.checks ?? []) out.push(`  ${c}`);
+    if (s.checks) out.push(checkText(s.checks).replace(/^/gm, "  "));
     out.push("would upload:");
     for (const u of s.uploads) out.push(`  ${u.name}  ${u.bytes} bytes  sha256 ${u.sha256}`);
     out.push(`would submit: ${(s.wouldSubmit ?? []).join(" ")}`);

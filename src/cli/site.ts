@@ -11,8 +11,8 @@ import {
 import { siteTemplate } from "../config/site_template.ts";
 import { writeFileAtomic } from "../util/files.ts";
 import { localUser, NAME_RE } from "../util/user.ts";
-import { q, SealbatchError, usageError } from "../util/errors.ts";
-import { green, note, red, result } from "./output.ts";
+import { q, usageError } from "../util/errors.ts";
+import { checkText, note, result } from "./output.ts";
 import { passphraseSource } from "./passphrase.ts";
 
 export function siteCommand(): Command {
@@ -103,18 +103,14 @@ export function siteCommand(): Command {
           ? { passphrase: () => passphraseSource(undefined)(`SSH identity ${identity}`) }
           : {}),
       });
-      const text = checks.map((c) =>
-        `${c.ok ? green("ok  ") : red("FAIL")} ${c.check}: ${c.detail}${
-          !c.ok && c.hint ? `\n     ${c.hint}` : ""
-        }`
-      ).join("\n");
-      const failed = checks.filter((c) => !c.ok).length;
-      result(text, { ok: failed === 0, profile, checks });
-      if (failed > 0) {
-        throw new SealbatchError("remote", `${failed} of ${checks.length} checks failed`, {
-          hint: "fix them in order: later checks depend on earlier ones",
-        });
-      }
+      const { checksFailed } = await import("../remote/check.ts");
+      result(checkText(checks), {
+        ok: checks.every((c) => c.ok),
+        profile,
+        checks,
+      });
+      const failed = checksFailed(checks);
+      if (failed) throw failed;
     });
 
   return site;

@@ -5,6 +5,7 @@
  */
 import type { SlurmResources } from "../config/site.ts";
 import type { JobResult } from "../slurm/slurm.ts";
+import type { CheckLine } from "../remote/check.ts";
 
 export type { JobResult, SlurmResources };
 
@@ -23,8 +24,8 @@ export interface Backend extends AsyncDisposable {
   readonly label: string;
   /** What protects each step on this backend, for the run summary (only what is true here). */
   readonly protects: { upload: string; submit: string; wait: string; fetch: string };
-  /** Remote checks for --dry-run and `site check` (one line each, "ok ..." or "FAIL ..."). */
-  check(): Promise<string[]>;
+  /** Remote checks for --dry-run and `site check` (src/remote/check.ts). */
+  check(): Promise<CheckLine[]>;
   /** The job's directory on the shared side. */
   jobDir(job: string): string;
   /**

@@ -5,12 +5,12 @@
  */
 import type { SiteProfile } from "../config/site.ts";
 import { readPublicKeyFile } from "../pgp/keys.ts";
-import type { CheckLine } from "../remote/check.ts";
+import { type CheckLine, connectFailure } from "../remote/check.ts";
 import { VaultClient } from "../kms/vault_client.ts";
 import { tokenFrom, tokenHint } from "../config/vault_token.ts";
 import { reason } from "../util/errors.ts";
 import { readSecretFile } from "../util/secret_file.ts";
-import { SiteBackend } from "./site_backend.ts";
+import { profileSettings, SiteBackend } from "./site_backend.ts";
 
 async function attempt(
   lines: CheckLine[],
@@ -114,19 +114,15 @@ export async function checkProfile(
   }
   vault?.close();
 
-  let backend: SiteBackend | undefined;
-  const connected = await attempt(
-    lines,
-    "ssh",
-    "check ssh.login, ssh.identity and the host key (known_hosts or host_key_fingerprint)",
-    async () => {
-      backend = await SiteBackend.connect(profile, opts);
-      return `connected to ${backend.label}`;
-    },
-  );
-  if (connected && backend) {
-    await using site = backend;
-    lines.push(...(await site.checks()));
+  // The site itself: the same checks as `remote check` and `run --dry-run` (src/remote/check.ts).
+  let backend: SiteBackend;
+  try {
+    backend = await SiteBackend.connect(profile, opts);
+  } catch (err) {
+    lines.push(connectFailure(err, profileSettings(profile).connection));
+    return lines;
   }
+  await using site = backend;
+  lines.push(...(await site.check()));
   return lines;
 }

@@ -15,6 +15,7 @@ import { exec } from "../util/exec.ts";
 import { exists, readTextCapped, sha256File } from "../util/files.ts";
 import { onCleanup } from "../util/cleanup.ts";
 import type { Backend, UploadResult } from "./backend.ts";
+import type { CheckLine } from "../remote/check.ts";
 
 export interface LocalBackendOptions {
   /** Stands in for the shared file system; jobs live in ROOT/jobs/JOB. */
@@ -83,18 +84,19 @@ export class LocalBackend implements Backend {
     this.#opts = { ...opts, root: absolute(opts.root), nodeConfig: absolute(opts.nodeConfig) };
   }
 
-  async check(): Promise<string[]> {
-    const lines: string[] = [];
+  async check(): Promise<CheckLine[]> {
+    const lines: CheckLine[] = [];
+    const ok = (check: string, detail: string) => lines.push({ check, ok: true, detail });
     const root = await Deno.stat(this.#opts.root).catch(() => undefined);
     if (!root?.isDirectory) {
       throw inputError(`the stand-in shared directory ${q(this.#opts.root)} does not exist`);
     }
-    lines.push(`shared directory (stand-in): ${this.#opts.root}`);
+    ok("shared directory (stand-in)", this.#opts.root);
     if (!(await exists(this.#opts.nodeConfig))) {
       throw inputError(`the local node config ${q(this.#opts.nodeConfig)} does not exist`);
     }
-    lines.push(`node config: ${this.#opts.nodeConfig}`);
-    lines.push(`node command: ${this.#opts.nodeCommand.join(" ")}`);
+    ok("node config", this.#opts.nodeConfig);
+    ok("node command", this.#opts.nodeCommand.join(" "));
     return lines;
   }
 

@@ -36,6 +36,7 @@ import { exists, readTextCapped, sha256File } from "../util/files.ts";
 import { wipeFile, wipeTree, writeSecretFile } from "../util/secret_file.ts";
 import { localUser } from "../util/user.ts";
 import type { Backend, JobResult } from "./backend.ts";
+import { type CheckLine, checksFailed } from "../remote/check.ts";
 import { RunState } from "./state.ts";
 
 export { type StepName, STEPS } from "./steps.ts";
@@ -105,7 +106,7 @@ export interface RunSummary {
   steps: StepSummary[];
   uploads: FileSummary[];
   /** Remote checks (dry run). */
-  checks?: string[];
+  checks?: CheckLine[];
   /** What would be submitted (dry run). */
   wouldSubmit?: string[];
   slurmJob?: string;
@@ -758,8 +759,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
         detail: "dry run: sealed with placeholder credentials",
       });
       const checks = await backend.check();
-      if (fit) checks.push(`WARN work dir: ${fit}`);
-      for (const line of checks) emit({ step: "upload", phase: "note", detail: line });
+      if (fit) checks.push({ check: "work dir", ok: true, warning: true, detail: fit });
       const uploads: FileSummary[] = [];
       for (const file of files) {
         const local = file === f.run || file === f.sig
@@ -826,15 +826,7 @@ export function outcomeText(s: RunSummary): string {
 export function jobFailure(s: RunSummary): SealbatchError | undefined {
   if (s.dryRun) {
     // A dry run is the preflight gate: a failed site check fails it, as `site check` does.
-    const failed = (s.checks ?? []).filter((c) => c.startsWith("FAIL"));
-    if (failed.length === 0) return undefined;
-    return new SealbatchError(
-      "remote",
-      `dry run of ${s.job}: ${failed.length} of ${s.checks!.length} site checks failed: ${
-        failed.map((c) => c.slice(4).trim().split(":")[0]).join(", ")
-      }`,
-      { hint: "fix them in order (later checks depend on earlier ones), then run again" },
-    );
+    return checksFailed(s.checks ?? [], `dry run of ${s.job}`);
   }
   if (s.exitCode === 0 && s.state === "COMPLETED") return undefined;
   const node = s.node && describeFailure(s.node);

@@ -5,18 +5,15 @@
  * and SHA-256; a file whose remote copy already matches is not sent again.
  */
 import type { SiteProfile, SlurmResources } from "../config/site.ts";
-import type { CheckLine } from "../remote/check.ts";
+import { type CheckLine, siteChecks } from "../remote/check.ts";
 import { RemoteSite } from "../remote/connection.ts";
-import { fingerprintOf } from "../remote/known_hosts.ts";
 import { joinRemote, remotePath, sh } from "../remote/quote.ts";
 import { endpointLabel, type SiteConnection } from "../remote/settings.ts";
 import { Transfers } from "../remote/transfer.ts";
 import { type Shell, sshShell } from "../slurm/shell.ts";
 import {
   cancel,
-  findProgram,
   type JobResult,
-  partitionVisible,
   type SlurmSettings,
   submitMany,
   type SubmitRequest,
@@ -24,7 +21,6 @@ import {
 import { JobWatcher } from "../slurm/watch.ts";
 import { Batcher } from "../util/batcher.ts";
 import type { Backend, UploadResult } from "./backend.ts";
-import { Buffer } from "node:buffer";
 
 /** The SSH settings and Slurm settings a profile describes. */
 export function profileSettings(
@@ -101,72 +97,13 @@ export class SiteBackend implements Backend {
     return joinRemote(remotePath(this.#profile.remote.baseDir), "jobs", job);
   }
 
-  /** Read-only checks: nothing is created or changed on the site. */
-  async check(): Promise<string[]> {
-    return (await this.checks()).map((c) =>
-      `${c.ok ? "ok  " : "FAIL"} ${c.check}: ${c.detail}${!c.ok && c.hint ? ` (${c.hint})` : ""}`
-    );
-  }
-
-  /** The same checks, structured (for `site check`). */
-  async checks(): Promise<CheckLine[]> {
-    const lines: CheckLine[] = [];
-    const line = (ok: boolean, check: string, detail: string, hint?: string) =>
-      lines.push({ check, ok, detail, ...(!ok && hint ? { hint } : {}) });
-    for (const k of this.#site.login.accepted) {
-      line(
-        true,
-        "host key",
-        `${endpointLabel(k.endpoint)} ${k.keyType} ${
-          fingerprintOf(Buffer.from(k.keyBase64, "base64"))
-        }`,
-      );
-    }
-    const who = await this.#site.login.exec("id -un");
-    line(who.code === 0, "login", `logged in as ${who.stdout.trim() || "?"}`);
-    const sbatch = await findProgram(this.#shell, this.slurm, "sbatch");
-    line(
-      sbatch !== undefined,
-      "sbatch",
-      sbatch ?? `${this.slurm.programs.sbatch ?? "sbatch"} not found on the login host`,
-      "set slurm.programs in the site profile",
-    );
-    const part = await partitionVisible(this.#shell, this.slurm);
-    line(
-      part.visible,
-      "partition",
-      part.visible
-        ? `${this.slurm.partition} exists`
-        : `${this.slurm.partition} not visible: Slurm says: ${part.said}`,
-      "ask the site for the secure partition's name",
-    );
-    // The base directory, or the nearest existing parent, must be writable.
-    const base = this.#profile.remote.baseDir;
-    const df = await this.#site.transfer.exec(
-      `d=${sh(base)}; while [ ! -e "$d" ]; do d=$(dirname -- "$d"); done; ` +
-        `[ -d "$d" ] && [ -w "$d" ] && df -Pk -- "$d" | tail -n 1`,
-    );
-    const free = Number(df.stdout.trim().split(/\s+/)[3] ?? NaN);
-    const writable = df.code === 0 && Number.isFinite(free);
-    line(
-      writable,
-      "remote directory",
-      writable
-        ? `${base} writable, ${(free / 1048576).toFixed(1)} GiB free`
-        : `${base} is not writable`,
-      "set remote.base_dir to a directory of the site user",
-    );
-    const node = this.#profile.node.command[0] ?? "sealbatch";
-    const found = await this.#site.login.exec(`command -v ${sh(node)}`);
-    line(
-      found.code === 0,
-      "node command",
-      found.code === 0
-        ? `${found.stdout.trim()} (on the login host)`
-        : `${node} not found on the login host`,
-      "the secure nodes need it; set node.command in the site profile",
-    );
-    return lines;
+  /** Read-only checks (src/remote/check.ts): nothing is created or changed on the site. */
+  check(): Promise<CheckLine[]> {
+    return siteChecks(this.#site, {
+      remoteDir: this.#profile.remote.baseDir,
+      slurm: this.slurm,
+      nodeCommand: this.#profile.node.command[0] ?? "sealbatch",
+    });
   }
 
   async upload(

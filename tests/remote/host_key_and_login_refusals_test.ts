@@ -144,8 +144,8 @@ Deno.test({
     await Deno.writeTextFile(`${tmp.path}/good.yaml`, profile(sshd.fingerprint));
     await Deno.writeTextFile(`${tmp.path}/bad.yaml`, profile(other.fingerprint));
     const good = await runCli(["remote", "check", "--site", `${tmp.path}/good.yaml`]);
-    assert.match(good.stdout, /ok\s+host key .*SHA256:/);
-    assert.match(good.stdout, new RegExp(`ok\\s+login\\s+logged in as ${env.SITE_USER}`));
+    assert.match(good.stdout, /ok {3}host key: .*SHA256:/);
+    assert.match(good.stdout, new RegExp(`ok {3}login: logged in as ${env.SITE_USER}`));
     const bad = await runCli(["remote", "check", "--site", `${tmp.path}/bad.yaml`]);
     assert.equal(bad.code, 4, bad.stderr);
     assert.ok(bad.stdout.includes(sshd.fingerprint), bad.stdout);

@@ -10,22 +10,31 @@ import { SITE_SKIP, siteEnv, siteFlags } from "./_site.ts";
 const opts = { ignore: SITE_SKIP !== false, sanitizeResources: false, sanitizeOps: false };
 
 Deno.test({
-  name: "remote check: all five checks pass on the test site, also as JSON",
+  name: "remote check: all five checks pass on the test site, also as JSON objects",
   ...opts,
   async fn() {
     const env = await siteEnv();
     const r = await runCli(["remote", "check", ...siteFlags(env), "--partition", "secure"]);
     assert.equal(r.code, 0, r.stderr);
-    for (const check of ["host key", "login", "sbatch", "partition", "free space"]) {
-      assert.match(r.stdout, new RegExp(`^ok\\s+${check}\\s`, "m"));
+    for (const check of ["host key", "login", "sbatch", "partition", "remote directory"]) {
+      assert.match(r.stdout, new RegExp(`^ok {3}${check}: `, "m"));
     }
     assert.match(r.stdout, /SHA256:\S+/);
-    assert.match(r.stdout, /logged in as sbtest/);
-    assert.match(r.stdout, /partition\s+secure exists/);
+    assert.match(r.stdout, new RegExp(`logged in as ${env.SITE_USER}`));
+    assert.match(r.stdout, /partition: secure exists/);
     const json = await runCli(["--json", "remote", "check", ...siteFlags(env)]);
-    const parsed = JSON.parse(json.stdout) as { ok: boolean; checks: { ok: boolean }[] };
+    const parsed = JSON.parse(json.stdout) as {
+      ok: boolean;
+      checks: { check: string; ok: boolean; detail: string }[];
+    };
     assert.equal(parsed.ok, true);
-    assert.equal(parsed.checks.length, 5);
+    assert.deepEqual(parsed.checks.map((c) => c.check), [
+      "host key",
+      "login",
+      "sbatch",
+      "partition",
+      "remote directory",
+    ]);
   },
 });
 
@@ -44,17 +53,17 @@ Deno.test({
       "/opt/nowhere/bin",
     ]);
     assert.equal(r.code, 6, r.stderr);
-    assert.match(r.stdout, /^ok\s+login/m);
-    assert.match(r.stdout, /^FAIL sbatch\s+\/opt\/nowhere\/bin\/sbatch not found/m);
+    assert.match(r.stdout, /^ok {3}login: /m);
+    assert.match(r.stdout, /^FAIL sbatch: \/opt\/nowhere\/bin\/sbatch not found/m);
     assert.match(r.stdout, /hint: give the Slurm programs' directory: --slurm-bin/);
     assert.match(
       r.stdout,
       // Slurm's own words: here scontrol itself is missing from that directory.
-      /^FAIL partition\s+partition nosuch not visible: Slurm says: .*\/opt\/nowhere\/bin\/scontrol: No such file/m,
+      /^FAIL partition: nosuch not visible: Slurm says: .*\/opt\/nowhere\/bin\/scontrol: No such file/m,
     );
     assert.match(r.stdout, /hint: ask the site for the secure partition's name/);
     assertOneLineError(r.stderr);
-    assert.match(r.stderr, /site check failed: sbatch, partition/);
+    assert.match(r.stderr, /remote check: 2 of \d+ checks failed: sbatch, partition/);
 
     // Nothing listens on this port: the login check fails and says what to try.
     const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -64,8 +73,11 @@ Deno.test({
     flags[flags.indexOf("--port") + 1] = String(dead);
     const u = await runCli(["remote", "check", ...flags]);
     assert.equal(u.code, 6, u.stderr);
-    assert.match(u.stdout, /^FAIL login\s+cannot connect to "sbtest@127\.0\.0\.1:\d+"/m);
-    assert.match(u.stdout, new RegExp(`hint: .*ssh -p ${dead} sbtest@127\\.0\\.0\\.1`));
+    assert.match(
+      u.stdout,
+      new RegExp(`^FAIL login: cannot connect to "${env.SITE_USER}@127\\.0\\.0\\.1:\\d+"`, "m"),
+    );
+    assert.match(u.stdout, new RegExp(`hint: .*ssh -p ${dead} ${env.SITE_USER}@127\\.0\\.0\\.1`));
     assertOneLineError(u.stderr);
   },
 });

@@ -5,10 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { jobFailure, type RunSummary } from "../../src/run/run.ts";
+import type { CheckLine } from "../../src/remote/check.ts";
 import { SITE_SKIP } from "../remote/_site.ts";
 import { makeProject, runIn } from "./_fixture.ts";
 
-const dry = (checks: string[]): RunSummary => ({
+const dry = (checks: CheckLine[]): RunSummary => ({
   job: "j-00000001",
   stateDir: "/x",
   dryRun: true,
@@ -18,13 +19,15 @@ const dry = (checks: string[]): RunSummary => ({
 });
 
 Deno.test("a dry run whose site checks pass succeeds; one failed check fails it with exit 6", () => {
-  assert.equal(jobFailure(dry(["ok   login: logged in as u"])), undefined);
-  const err = jobFailure(dry([
-    "ok   login: logged in as u",
-    "FAIL partition: secure not visible: Slurm says: Partition secure not found (ask the site)",
-  ]));
+  const login: CheckLine = { check: "login", ok: true, detail: "logged in as u" };
+  assert.equal(jobFailure(dry([login])), undefined);
+  const err = jobFailure(dry([login, {
+    check: "partition",
+    ok: false,
+    detail: "secure not visible: Slurm says: Partition secure not found",
+  }]));
   assert.equal(err?.exitCode, 6);
-  assert.match(err!.message, /^dry run of j-00000001: 1 of 2 site checks failed: partition$/);
+  assert.match(err!.message, /^dry run of j-00000001: 1 of 2 checks failed: partition$/);
 });
 
 Deno.test({
@@ -47,7 +50,7 @@ Deno.test({
     assert.match(r.stdout, /^ {2}WARN work dir: input\.img \(\d+ MiB\) will not fit/m);
     assert.match(
       r.stderr,
-      /sealbatch: error: dry run of .*: 1 of \d+ site checks failed: partition/,
+      /sealbatch: error: dry run of .*: 1 of \d+ checks failed: partition/,
     );
   },
 });

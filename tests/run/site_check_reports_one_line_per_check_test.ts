@@ -18,12 +18,13 @@ Deno.test({
         "signing key",
         "vault",
         "vault token",
-        "ssh",
         "host key",
         "login",
         "sbatch",
         "partition",
         "remote directory",
+        "node command",
+        "node work dir",
       ]
     ) {
       assert.match(good.stdout, new RegExp(`^ok +${check}: `, "m"), check);
@@ -34,7 +35,7 @@ Deno.test({
     await Deno.writeTextFile(p.profile, text.replace(p.vault.addr, "http://127.0.0.1:9"));
     const bad = await runIn(p, ["site", "check", "site.yaml"]);
     assert.equal(bad.code, 6, bad.stderr);
-    assert.match(bad.stdout, /^FAIL vault: .*127\.0\.0\.1:9.*\n {5}check vault\.addr/m);
+    assert.match(bad.stdout, /^FAIL vault: .*127\.0\.0\.1:9.*\n {5}hint: check vault\.addr/m);
     assert.match(bad.stdout, /^ok +partition: secure exists/m);
     assert.match(bad.stderr, /1 of \d+ checks failed/);
 
