@@ -114,6 +114,11 @@ nothing appears in --out unless the whole container was extracted and checked.`,
         ...(opts.workDir ? { workBase: opts.workDir } : {}),
         onPhase: phaseReporter(),
       });
+      if (res.workedNearOutput) {
+        warn(
+          "no memory-backed storage with room: the decrypted image was staged (and removed) next to --out",
+        );
+      }
       result(
         `opened ${container} into ${res.out}: ${res.files} files, ${res.directories} directories, ${res.symlinks} symlinks, ${res.bytes} bytes`,
         res,

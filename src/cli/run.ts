@@ -158,6 +158,7 @@ function summaryText(s: RunSummary, outcomeText: OutcomeText): string {
     }
     if (s.outputs) out.push(`outputs: ${s.outputs}`);
   }
+  for (const w of s.warnings ?? []) out.push(`warning: ${w}`);
   return out.join("\n");
 }
 

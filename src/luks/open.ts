@@ -38,6 +38,8 @@ export interface OpenResult {
   directories: number;
   symlinks: number;
   bytes: number;
+  /** True when no memory-backed storage had room: the decrypted image was staged on disk. */
+  workedNearOutput: boolean;
 }
 
 /** Header checks that must pass before a key is used on the container. */
@@ -147,6 +149,7 @@ export async function openContainer(o: OpenOptions): Promise<OpenResult> {
       directories: entries.filter((e) => e.type === "dir").length,
       symlinks: entries.filter((e) => e.type === "symlink").length,
       bytes: entries.reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0),
+      workedNearOutput: work.nearOutput,
     };
   } catch (err) {
     if (err instanceof SealbatchError) throw err;

@@ -120,6 +120,8 @@ export interface RunSummary {
   stderr?: string;
   /** The fixed progress lines of the Slurm log, and which node step failed. */
   node?: NodeLog;
+  /** Things the researcher should know, e.g. plaintext that was staged on disk. */
+  warnings?: string[];
 }
 
 interface SealedJob {
@@ -338,6 +340,18 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     emit({ step: name, phase: "done", ms: Math.round(performance.now() - t0) });
     return value;
   };
+  const warnings: string[] = [];
+  /** Said as `data seal` says it: without room in memory, plaintext touched this disk. */
+  const onDisk = (what: string, where: string) => {
+    const text = `no memory-backed storage with room ($XDG_RUNTIME_DIR): ${what} staged ` +
+      `plaintext on disk in ${where} (removed afterwards)`;
+    warnings.push(text);
+    emit({
+      step: what === "sealing the input" ? "seal-input" : "open-results",
+      phase: "note",
+      detail: `warning: ${text}`,
+    });
+  };
   const summary = (extra: Partial<RunSummary>): RunSummary => ({
     job,
     stateDir: dir,
@@ -349,6 +363,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       protection: protect[t.name as StepName] ?? "",
     })),
     uploads: [],
+    ...(warnings.length > 0 ? { warnings } : {}),
     ...extra,
   });
 
@@ -377,7 +392,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       await removeIfExists(f.input);
       await wipeFile(f.luksKey);
       if (source.kind === "dir") {
-        await sealDirectory({
+        const sealed = await sealDirectory({
           source: source.path,
           out: f.input,
           key: { path: f.luksKey, create: true },
@@ -391,6 +406,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
           // Yields the CPU to the steps of other jobs that wait on Vault and the site.
           background: true,
         });
+        if (sealed.workedNearOutput) onDisk("sealing the input", dirname(f.input));
       } else {
         // A given container must open with the given key before it goes anywhere.
         const key = await loadKey(source.key);
@@ -541,6 +557,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
           force: false,
           revealNames: true,
         });
+        if (r.workedNearOutput) onDisk("opening the results", dirname(spec.outputs));
         return { out: r.out, files: r.files, bytes: r.bytes };
       });
     }
