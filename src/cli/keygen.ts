@@ -2,7 +2,7 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import type { KeyKind } from "../pgp/keygen.ts";
 import { newPassphrase } from "./passphrase.ts";
-import { result } from "./output.ts";
+import { note, result } from "./output.ts";
 
 export function keygenCommand() {
   return new Command("keygen")
@@ -51,6 +51,15 @@ Examples:
           `  public: ${out.publicKey}`,
         ].join("\n"),
         out,
+      );
+      const pub = out.publicKey.slice(out.publicKey.lastIndexOf("/") + 1);
+      note(
+        out.kind === "user"
+          ? `next: give ${pub} to the site admins, who register it for your HPC account on the ` +
+            `nodes; compare its fingerprint ${out.fingerprint} with theirs over a second channel ` +
+            `(gpg --show-keys ${pub}); then set sign_key: ${out.secretKey} in your site profile`
+          : `next: give ${pub} to the users (node.public_key in their site profiles); they ` +
+            `compare its fingerprint ${out.fingerprint} with you over a second channel`,
       );
     });
 }

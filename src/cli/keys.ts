@@ -19,6 +19,22 @@ interface VaultFlags {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+/** The Vault settings of `--site` (address, CA, namespace), when it is given. */
+export async function siteVault(
+  site: string | undefined,
+): Promise<{ path: string; addr: string; caCert?: string; namespace?: string } | undefined> {
+  if (site === undefined) return undefined;
+  const { loadSiteProfile } = await import("../config/site.ts");
+  const { siteProfilePath } = await import("../config/site_path.ts");
+  const p = await loadSiteProfile(await siteProfilePath(site));
+  return {
+    path: p.path,
+    addr: p.vault.addr,
+    ...(p.vault.caCert ? { caCert: p.vault.caCert } : {}),
+    ...(p.vault.namespace ? { namespace: p.vault.namespace } : {}),
+  };
+}
+
 async function clientFor(
   flags: VaultFlags,
   withToken: boolean,
@@ -187,6 +203,7 @@ function statusCommand() {
     .requiredOption("--job <ID>", "job id")
     .option("--pending", "the job has not started yet: any used credential means interception")
     .option("--state <DIR>", `project state directory (default ${DEFAULT_STATE_DIR})`)
+    .option("--site <name|file>", "take Vault's CA and namespace from this site profile")
     .option("--vault-addr <URL>", "Vault address (default: the one the keys were escrowed at)")
     .option("--ca-cert <PEM>", "CA certificate for Vault's TLS (default VAULT_CACERT)")
     .addHelpText(
@@ -195,14 +212,23 @@ function statusCommand() {
 Exit code 5 when a credential was used while the job had not started (possible interception).
 
 Examples:
-  sealbatch keys status --job mri-042
+  sealbatch keys status --job mri-042 --site mysite
   sealbatch --json keys status --job mri-042 --pending`,
     )
     .action(async (o) => {
       const { keyStatus } = await import("../kms/followup.ts");
       const state = o.state ?? DEFAULT_STATE_DIR;
       const record = await readRecord(state, o.job);
-      const vault = await clientFor(o, false, record.vault_addr);
+      const site = await siteVault(o.site);
+      const vault = await clientFor(
+        {
+          ...o,
+          ...(!o.caCert && site?.caCert ? { caCert: site.caCert } : {}),
+          ...(site?.namespace ? { namespace: site.namespace } : {}),
+        },
+        false,
+        record.vault_addr,
+      );
       try {
         const status = await keyStatus(vault, record, o.pending ? { jobStarted: false } : {});
         const lines = status.keys.map((k) =>

@@ -90,21 +90,29 @@ Examples:
 function healthCommand() {
   return new Command("health")
     .description("check that Vault is reachable, initialized and unsealed (sys/health)")
+    .option("--site <name|file>", "take Vault's address and CA from this site profile")
     .option("--vault-addr <URL>", "Vault address (default VAULT_ADDR)")
     .option("--ca-cert <PEM>", "CA certificate for Vault's TLS (default VAULT_CACERT)")
     .addHelpText(
       "after",
       `
 Examples:
-  sealbatch kms health
+  sealbatch kms health --site mysite
   VAULT_ADDR=https://vault.example.org:8200 sealbatch --json kms health`,
     )
     .action(async (o) => {
       const { VaultClient, vaultSettings } = await import("../kms/vault_client.ts");
+      const { siteVault } = await import("./keys.ts");
+      const fromSite = await siteVault(o.site);
+      const addr = o.vaultAddr ?? fromSite?.addr;
+      const caCert = o.caCert ?? fromSite?.caCert;
       const vault = await VaultClient.connect(vaultSettings({
-        ...(o.vaultAddr ? { addr: o.vaultAddr } : {}),
-        ...(o.caCert ? { caCert: o.caCert } : {}),
-      }));
+        ...(addr ? { addr } : {}),
+        ...(caCert ? { caCert } : {}),
+        ...(fromSite?.namespace ? { namespace: fromSite.namespace } : {}),
+      })).catch(async (err) => {
+        throw fromSite ? (await import("../config/site_path.ts")).forSiteBuild(err, fromSite) : err;
+      });
       try {
         const h = await vault.health();
         const ok = h.status === 200;

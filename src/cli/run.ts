@@ -2,7 +2,7 @@
 import { Command } from "@commander-js/extra-typings";
 import type { JobSpec } from "../config/job_spec.ts";
 import type { SiteProfile } from "../config/site.ts";
-import { defaultSite, siteProfilePath } from "../config/site_path.ts";
+import { defaultSite, forSiteBuild, siteProfilePath } from "../config/site_path.ts";
 import type { VaultClient } from "../kms/vault_client.ts";
 import type { CohortRow } from "../run/cohort.ts";
 import type { RunEvent, RunSummary } from "../run/run.ts";
@@ -194,7 +194,9 @@ export async function vaultClientFor(profile: SiteProfile, dryRun: boolean): Pro
   // A dry run escrows nothing, so it needs no token.
   const source = profile.vault.tokenSource;
   const token = dryRun ? await tokenFrom(source).catch(() => undefined) : await tokenFrom(source);
-  return await VaultClient.connect(settings, token);
+  return await VaultClient.connect(settings, token).catch((err) => {
+    throw forSiteBuild(err, profile);
+  });
 }
 
 export function runCommand() {
@@ -296,6 +298,8 @@ Examples:
               passphrase: () => passphraseSource(undefined)(`SSH identity ${identity}`),
             }
             : {}),
+        }).catch((err) => {
+          throw forSiteBuild(err, profile);
         });
         const common = {
           site: profile,

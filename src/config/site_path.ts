@@ -1,4 +1,4 @@
-import { inputError, q, usageError } from "../util/errors.ts";
+import { inputError, q, SealbatchError, usageError } from "../util/errors.ts";
 import { closest } from "../util/suggest.ts";
 import { NAME_RE } from "../util/user.ts";
 
@@ -90,4 +90,20 @@ export async function siteProfilePath(given: string | undefined): Promise<string
       },
     );
   }
+}
+
+/** How to build a sealbatch that may reach a profile's hosts (its network list is fixed). */
+export function buildHint(profile: { path: string }): string {
+  return `this sealbatch may not reach the site's hosts: build it for the site with ` +
+    `'deno task compile -- --site ${profile.path}' (docs/build.md)`;
+}
+
+/** A permission refusal of a host, retold with the build that would reach it. */
+export function forSiteBuild(err: unknown, profile: { path: string }): unknown {
+  if (
+    err instanceof SealbatchError && err.kind === "permission" && /network list/.test(err.message)
+  ) {
+    return new SealbatchError("permission", err.message, { hint: buildHint(profile) });
+  }
+  return err;
 }

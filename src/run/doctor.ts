@@ -8,11 +8,13 @@ import { readPublicKeyFile } from "../pgp/keys.ts";
 import { type CheckLine, connectFailure } from "../remote/check.ts";
 import { VaultClient } from "../kms/vault_client.ts";
 import { tokenFrom, tokenHint } from "../config/vault_token.ts";
-import { reason } from "../util/errors.ts";
+import { reason, SealbatchError } from "../util/errors.ts";
+import { buildHint } from "../config/site_path.ts";
 import { readSecretFile } from "../util/secret_file.ts";
 import { profileSettings, SiteBackend } from "./site_backend.ts";
 
 async function attempt(
+  profile: SiteProfile,
   lines: CheckLine[],
   check: string,
   hint: string,
@@ -22,7 +24,15 @@ async function attempt(
     lines.push({ check, ok: true, detail: await fn() });
     return true;
   } catch (err) {
-    lines.push({ check, ok: false, detail: reason(err), hint });
+    // A build whose network list does not hold the site's hosts: say how to build one that does.
+    const permission = err instanceof SealbatchError && err.kind === "permission";
+    lines.push({
+      check,
+      ok: false,
+      detail: reason(err),
+      hint: permission ? `${buildHint(profile)} (${hint})` : hint,
+      ...(permission ? { kind: "permission" as const } : {}),
+    });
     return false;
   }
 }
@@ -34,6 +44,7 @@ export async function checkProfile(
   const lines: CheckLine[] = [{ check: "profile", ok: true, detail: `${profile.path} is valid` }];
 
   await attempt(
+    profile,
     lines,
     "node key",
     "get the secure nodes' public key from the site admins",
@@ -57,6 +68,7 @@ export async function checkProfile(
   });
   if (profile.signKey) {
     await attempt(
+      profile,
       lines,
       "signing key",
       "create one with 'sealbatch keygen' and register its public key on the nodes",
@@ -82,6 +94,7 @@ export async function checkProfile(
 
   let vault: VaultClient | undefined;
   const reached = await attempt(
+    profile,
     lines,
     "vault",
     "check vault.addr and vault.ca_cert (TLS is always verified)",
@@ -99,6 +112,7 @@ export async function checkProfile(
   if (reached && vault) {
     const client = vault;
     await attempt(
+      profile,
       lines,
       "vault token",
       tokenHint(profile.vault.tokenSource),
