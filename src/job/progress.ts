@@ -39,6 +39,20 @@ export const FAILURE_CLASSES = {
 } as const;
 export type FailureClass = keyof typeof FAILURE_CLASSES;
 
+/** What the researcher can do about a class (classes without one: see the Slurm log). */
+export const FAILURE_HINTS: Partial<Record<FailureClass, string>> = {
+  "no-space": "the node holds the decrypted input and the results in its work_dir: ask the site " +
+    "for more room there (and put its size into the profile as node.work_dir_size), or split the input",
+  "key-fetch-refused": "the job's single-use credentials were refused (expired or already " +
+    "used): run the spec again with --new; if the job had not started, check 'sealbatch keys status'",
+  "credential-used": "somebody else used the job's credential: revoke the keys " +
+    "('sealbatch keys revoke') and tell the site",
+  "key-service": "the node could not reach Vault: ask the site whether the nodes reach vault.addr",
+  "wrong-key":
+    "the container and the escrowed key do not belong together: run the spec again with --new",
+  "permission": "the node refused a file of the job: ask the site (docs/admin.md)",
+};
+
 /** The milestones the job script reports, in order ("job ended with status N" aside). */
 export const MILESTONES = [
   "keys fetched",

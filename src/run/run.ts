@@ -27,7 +27,7 @@ import { markJobStarted, readRecord, recordExists, recordPath } from "../kms/job
 import type { VaultClient } from "../kms/vault_client.ts";
 import { sealJob } from "../job/seal.ts";
 import { parseReceipt, type Receipt, verifyReceipt } from "../job/receipt.ts";
-import { describeFailure, type NodeLog, parseNodeLog } from "../job/progress.ts";
+import { describeFailure, FAILURE_HINTS, type NodeLog, parseNodeLog } from "../job/progress.ts";
 import { renderSealbatchScript } from "../render/sealbatch.ts";
 import { sbatchArgs } from "../slurm/slurm.ts";
 import { onCleanup } from "../util/cleanup.ts";
@@ -854,7 +854,7 @@ export function jobFailure(s: RunSummary): SealbatchError | undefined {
       ? `your command exited with status ${s.exitCode}`
       : `Slurm reports ${s.state}`);
   const hint = node
-    ? `progress on the node: ${s.node!.lines.join("; ")}`
+    ? FAILURE_HINTS[s.node!.failure!.class] ?? "see the node's progress lines above"
     : s.outputs
     ? `its stdout and stderr are in ${s.outputs}`
     : undefined;

@@ -113,6 +113,7 @@ Deno.test({
         /^job big-00000001 FAILED: the node could not open the input: no space left in the node's work directory \(no-space\); your command never ran$/,
       );
       assert.doesNotMatch(err.message, /command exited/);
+      assert.match(err.hint ?? "", /ask the site for more room there .*node\.work_dir_size/);
     } finally {
       await exec("umount", [tmpfs]).catch(() => {});
     }
