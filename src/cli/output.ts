@@ -125,8 +125,25 @@ export interface Progress {
   done(message?: string): void;
 }
 
-/** A one-line progress display on a terminal; silent when stderr is not a terminal. */
+/**
+ * A one-line progress display on a terminal; silent when stderr is not a
+ * terminal; with --progress=json, progress events (at most four a second).
+ */
 export function progress(label: string): Progress {
+  if (progressFormat === "json") {
+    let at = 0;
+    return {
+      update(done, total) {
+        const now = Date.now();
+        if (now - at < 250 && done !== total) return;
+        at = now;
+        event("progress", { label, done, ...(total !== undefined ? { total } : {}) });
+      },
+      done(message) {
+        if (message) note(message);
+      },
+    };
+  }
   const tty = Deno.stderr.isTerminal() && !json && progressFormat === "text" &&
     verbosity !== "quiet";
   const enc = new TextEncoder();
