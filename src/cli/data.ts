@@ -3,10 +3,11 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { exists } from "../util/files.ts";
 import { usageError } from "../util/errors.ts";
 import { DEFAULT_HEADROOM, parseHeadroom, parseSize } from "../luks/size.ts";
-import { jsonMode, note, result, warn } from "./output.ts";
+import { event, jsonMode, note, progressJson, result, warn } from "./output.ts";
 
-/** Phase lines on a terminal only; pipes and --json stay quiet. */
+/** Phase lines on a terminal only (pipes and --json stay quiet); events with --progress=json. */
 export function phaseReporter(): (phase: string) => void {
+  if (progressJson()) return (phase) => event("phase", { phase });
   const show = Deno.stderr.isTerminal() && !jsonMode();
   return (phase) => {
     if (show) note(`sealbatch: ${phase}...`);

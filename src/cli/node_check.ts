@@ -1,6 +1,6 @@
 /** `sealbatch node check`: the node admin's self-test of what decrypt_and_execute relies on. */
 import { Command } from "@commander-js/extra-typings";
-import { green, red, result } from "./output.ts";
+import { checkText, result } from "./output.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -39,8 +39,8 @@ Examples:
         wrapper: o.wrapper,
         ...(o.user.length > 0 ? { users: o.user } : {}),
       });
-      const { checksFailed, checkText } = await import("../remote/check.ts");
-      result(checkText(report.checks, { ok: green, fail: red }), {
+      const { checksFailed } = await import("../remote/check.ts");
+      result(checkText(report.checks), {
         ok: report.checks.every((c) => c.ok),
         config: report.config.file ?? null,
         checks: report.checks,

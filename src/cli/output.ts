@@ -4,6 +4,7 @@
  * and never with NO_COLOR.
  */
 import type { SealbatchError } from "../util/errors.ts";
+import type { CheckLine } from "../remote/check.ts";
 
 let json = false;
 /** quiet: results and errors only; verbose: every step and the causes of an error. */
@@ -124,8 +125,25 @@ export interface Progress {
   done(message?: string): void;
 }
 
-/** A one-line progress display on a terminal; silent when stderr is not a terminal. */
+/**
+ * A one-line progress display on a terminal; silent when stderr is not a
+ * terminal; with --progress=json, progress events (at most four a second).
+ */
 export function progress(label: string): Progress {
+  if (progressFormat === "json") {
+    let at = 0;
+    return {
+      update(done, total) {
+        const now = Date.now();
+        if (now - at < 250 && done !== total) return;
+        at = now;
+        event("progress", { label, done, ...(total !== undefined ? { total } : {}) });
+      },
+      done(message) {
+        if (message) note(message);
+      },
+    };
+  }
   const tty = Deno.stderr.isTerminal() && !json && progressFormat === "text" &&
     verbosity !== "quiet";
   const enc = new TextEncoder();
@@ -145,4 +163,13 @@ export function progress(label: string): Progress {
       if (message) note(message);
     },
   };
+}
+
+/** One text form for every list of checks (site check, remote check, run --dry-run). */
+export function checkText(lines: CheckLine[]): string {
+  return lines.map((l) =>
+    `${l.ok ? (l.warning ? yellow("WARN") : green("ok  ")) : red("FAIL")} ${l.check}: ${l.detail}${
+      !l.ok && l.hint ? `\n     hint: ${l.hint}` : ""
+    }`
+  ).join("\n");
 }

@@ -5,7 +5,7 @@ import { inputError, q, usageError } from "../util/errors.ts";
 import { localUser } from "../util/user.ts";
 import type { Endpoint, SiteConnection } from "../remote/settings.ts";
 import { defaultSlurmSettings, type SlurmProgram, type SlurmSettings } from "../slurm/slurm.ts";
-import { green, red, result } from "./output.ts";
+import { checkText, result } from "./output.ts";
 import { passphraseSource } from "./passphrase.ts";
 
 export interface SiteFlags {
@@ -160,9 +160,9 @@ export function remoteCommand(): Command {
       ),
   ).action(async (opts) => {
     const { site, slurm, nodeCommand } = await resolveSite(opts as SiteFlags);
-    const { checkSite, checksFailed, checkText } = await import("../remote/check.ts");
+    const { checkSite, checksFailed } = await import("../remote/check.ts");
     const lines = await checkSite(site, { slurm, ...(nodeCommand ? { nodeCommand } : {}) });
-    result(checkText(lines, { ok: green, fail: red }), {
+    result(checkText(lines), {
       ok: lines.every((l) => l.ok),
       checks: lines,
     });

@@ -5,12 +5,12 @@ import type { SiteProfile } from "../config/site.ts";
 import { defaultSite, forSiteBuild, siteProfilePath } from "../config/site_path.ts";
 import type { VaultClient } from "../kms/vault_client.ts";
 import type { CohortRow } from "../run/cohort.ts";
-import { checkText } from "../remote/check.ts";
 import type { RunEvent, RunSummary } from "../run/run.ts";
 import { formatDuration } from "../util/duration.ts";
 import { q, reason, SealbatchError, usageError } from "../util/errors.ts";
 import {
   bold,
+  checkText,
   currentVerbosity,
   dim,
   event,

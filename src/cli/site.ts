@@ -12,7 +12,7 @@ import { siteTemplate } from "../config/site_template.ts";
 import { writeFileAtomic } from "../util/files.ts";
 import { localUser, NAME_RE } from "../util/user.ts";
 import { q, usageError } from "../util/errors.ts";
-import { green, note, red, result } from "./output.ts";
+import { checkText, note, result } from "./output.ts";
 import { passphraseSource } from "./passphrase.ts";
 
 export function siteCommand(): Command {
@@ -103,8 +103,8 @@ export function siteCommand(): Command {
           ? { passphrase: () => passphraseSource(undefined)(`SSH identity ${identity}`) }
           : {}),
       });
-      const { checksFailed, checkText } = await import("../remote/check.ts");
-      result(checkText(checks, { ok: green, fail: red }), {
+      const { checksFailed } = await import("../remote/check.ts");
+      result(checkText(checks), {
         ok: checks.every((c) => c.ok),
         profile,
         checks,

@@ -153,15 +153,3 @@ export function checksFailed(lines: CheckLine[], what = "site check"): Sealbatch
     { hint: "fix them in order: later checks depend on earlier ones" },
   );
 }
-
-/** One text form for every list of checks. */
-export function checkText(
-  lines: CheckLine[],
-  paint = { ok: (s: string) => s, fail: (s: string) => s },
-): string {
-  return lines.map((l) =>
-    `${
-      l.ok ? (l.warning ? paint.fail("WARN") : paint.ok("ok  ")) : paint.fail("FAIL")
-    } ${l.check}: ${l.detail}${!l.ok && l.hint ? `\n     hint: ${l.hint}` : ""}`
-  ).join("\n");
-}

@@ -68,3 +68,23 @@ console.log(JSON.stringify(forDisplay("red \\x1b[31mtext\\x1b[0m\\tand\\nlines\\
     "red ?[31mtext?[0m\tand\nlines?",
   );
 });
+
+Deno.test("--progress=json: data seal reports its phases as events", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/in`);
+  await Deno.writeTextFile(`${dir.path}/in/a.txt`, "data\n");
+  const r = await runCli([
+    "--progress",
+    "json",
+    "data",
+    "seal",
+    `${dir.path}/in`,
+    "--out",
+    `${dir.path}/in.img`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const events = r.stderr.trim().split("\n").map((l) => JSON.parse(l));
+  assert.ok(events.length > 0);
+  assert.ok(events.every((e) => ["phase", "note", "warning"].includes(e.event)), r.stderr);
+  assert.ok(events.some((e) => e.event === "phase" && typeof e.phase === "string"), r.stderr);
+});

@@ -66,7 +66,7 @@ const CHECKS: [string, Setup, RegExp][] = [
   [
     "env without VAULT_TOKEN fails even with ~/.vault-token",
     { source: "env", env: "", home: RIGHT },
-    /^FAIL vault token: no Vault token: VAULT_TOKEN is not set\n +set VAULT_TOKEN to a valid token \(vault\.token_source: env\)/m,
+    /^FAIL vault token: no Vault token: VAULT_TOKEN is not set\n +hint: set VAULT_TOKEN to a valid token \(vault\.token_source: env\)/m,
   ],
   [
     "file reads ~/.vault-token and ignores VAULT_TOKEN",

@@ -12,7 +12,7 @@ import {
   failureLine,
   parseNodeLog,
 } from "../../src/job/progress.ts";
-import { jobFailure, runJob, workDirWarning } from "../../src/run/run.ts";
+import { runJob, workDirWarning } from "../../src/run/run.ts";
 import { exec } from "../../src/util/exec.ts";
 import { SealbatchError } from "../../src/util/errors.ts";
 import { tempDir } from "../_helpers/cli.ts";
