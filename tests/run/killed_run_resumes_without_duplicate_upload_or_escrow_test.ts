@@ -28,6 +28,9 @@ Deno.test({
           child.kill("SIGKILL");
         }
       });
+      // The last step's line can come so late that the run ends before the kill lands: then,
+      // too, everything from the target on was done already.
+      if (killedAt === "revoke" && r.code === 0) killedAt = undefined;
       if (killedAt === undefined) {
         // Everything from the target on was done already.
         assert.match(r.stderr, new RegExp(`^${target} +skipped`, "m"), r.stderr);

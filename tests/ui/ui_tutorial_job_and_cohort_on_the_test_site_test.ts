@@ -85,7 +85,17 @@ Deno.test({
       await p.click("Check testsite");
       await p.waitFor("document.body.innerText.includes('All checks passed')", 120_000);
       const checks = await p.text();
-      for (const c of ["node key", "signing key", "vault", "vault token", "ssh", "partition"]) {
+      for (
+        const c of [
+          "node key",
+          "signing key",
+          "vault",
+          "vault token",
+          "host key",
+          "login",
+          "partition",
+        ]
+      ) {
         assert.match(checks, new RegExp(`^ok\\s+${c}\\s`, "m"));
       }
       await shot(p, shots, "sites-check");
