@@ -30,7 +30,7 @@ import { parseReceipt, type Receipt, verifyReceipt } from "../job/receipt.ts";
 import { renderSealbatchScript } from "../render/sealbatch.ts";
 import { sbatchArgs } from "../slurm/slurm.ts";
 import { onCleanup } from "../util/cleanup.ts";
-import { inputError, q, reason, SealbatchError } from "../util/errors.ts";
+import { inputError, q, reason, SealbatchError, usageError } from "../util/errors.ts";
 import { readTextCapped, sha256File } from "../util/files.ts";
 import { wipeFile, wipeTree, writeSecretFile } from "../util/secret_file.ts";
 import { localUser } from "../util/user.ts";
@@ -189,6 +189,17 @@ function dirname(path: string): string {
 
 export async function runJob(input: RunInput): Promise<RunSummary> {
   const { spec, backend, vault } = input;
+  // Every node must verify, decrypt and fetch its own keys before the command runs on any; the
+  // node side runs a sealed job on one node, so a larger allocation is refused before any I/O.
+  if ((spec.resources.nodes ?? 1) > 1) {
+    throw usageError(
+      `${spec.path}: resources.nodes is ${spec.resources.nodes}: sealed jobs run on one node`,
+      {
+        hint: "the multi-node node side (docs/run.md#several-nodes) is not in this version; " +
+          "remove resources.nodes",
+      },
+    );
+  }
   const dir = input.stateDir.replace(/\/+$/, "");
   const job = input.jobId ?? dir.slice(dir.lastIndexOf("/") + 1);
   const project = dirname(dirname(dir)); // <project>/.sealbatch

@@ -134,6 +134,8 @@ export function sbatchArgs(
   if (r.time) args.push("--time", r.time);
   if (r.mem) args.push("--mem", r.mem);
   if (r.cpus !== undefined) args.push("--cpus-per-task", String(r.cpus));
+  if (r.nodes !== undefined) args.push("--nodes", String(r.nodes));
+  if (r.tasksPerNode !== undefined) args.push("--ntasks-per-node", String(r.tasksPerNode));
   if (r.gres) args.push("--gres", r.gres);
   if (r.account) args.push("--account", r.account);
   if (r.reservation) args.push("--reservation", r.reservation);
