@@ -436,10 +436,21 @@ export async function jobFiles(
 
 /** Whether the partition exists (`sinfo` hides hidden partitions; scontrol names them). */
 export async function partitionVisible(shell: Shell, settings: SlurmSettings): Promise<boolean> {
+  return (await partitionNodes(shell, settings)) !== undefined;
+}
+
+/** The partition's nodes and the most one job may have ("UNLIMITED"); undefined: not visible. */
+export async function partitionNodes(
+  shell: Shell,
+  settings: SlurmSettings,
+): Promise<{ total: number; max: number | "UNLIMITED" } | undefined> {
   const r = await shell.run(
     `${prog(settings, "scontrol")} -a -o show partition ${sh(settings.partition)}`,
   );
-  return r.code === 0 && r.stdout.includes(`PartitionName=${settings.partition} `);
+  if (r.code !== 0 || !r.stdout.includes(`PartitionName=${settings.partition} `)) return undefined;
+  const total = Number(/\bTotalNodes=(\d+)/.exec(r.stdout)?.[1] ?? NaN);
+  const max = /\bMaxNodes=(\d+|UNLIMITED)\b/.exec(r.stdout)?.[1] ?? "UNLIMITED";
+  return { total, max: max === "UNLIMITED" ? max : Number(max) };
 }
 
 /** Full path of a program on the remote PATH, or undefined. */
