@@ -16,7 +16,7 @@ import {
   cancel,
   findProgram,
   type JobResult,
-  partitionVisible,
+  partitionNodes,
   type SlurmSettings,
   submitMany,
   type SubmitRequest,
@@ -131,12 +131,21 @@ export class SiteBackend implements Backend {
       sbatch ?? `${this.slurm.programs.sbatch ?? "sbatch"} not found on the login host`,
       "set slurm.programs in the site profile",
     );
-    const visible = await partitionVisible(this.#shell, this.slurm);
+    const nodes = await partitionNodes(this.#shell, this.slurm);
+    const wanted = this.#profile.slurm.defaults.nodes ?? 1;
+    const allowed = nodes === undefined
+      ? 0
+      : Math.min(nodes.total, nodes.max === "UNLIMITED" ? Infinity : nodes.max);
     line(
-      visible,
+      nodes !== undefined && wanted <= allowed,
       "partition",
-      visible ? `${this.slurm.partition} exists` : `${this.slurm.partition} not found`,
-      "ask the site for the secure partition's name",
+      nodes === undefined
+        ? `${this.slurm.partition} not found`
+        : `${this.slurm.partition} exists: ${nodes.total} node(s), at most ${nodes.max} per job` +
+          (wanted > allowed ? `; the profile's ${wanted} nodes do not fit` : ""),
+      nodes === undefined
+        ? "ask the site for the secure partition's name"
+        : "lower slurm.defaults.nodes, or ask the site for a larger secure partition",
     );
     // The base directory, or the nearest existing parent, must be writable.
     const base = this.#profile.remote.baseDir;
