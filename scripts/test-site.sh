@@ -18,6 +18,13 @@
 # /var/lib/sealbatch-test-site/<user>, reachable whatever the checkout's parents are (a 0700 home).
 # `up` also stops the sites of checkouts that no longer exist.
 #
+# Multi-node mode (SEALBATCH_SITE_NODES=N, 2..8, for every subcommand): a site of its own (own id,
+# user, ports) with N slurmd, each in its own network, UTS and mount namespace: its own address on a
+# private bridge, its own host name and its own tmpfs work directory. The bridge, slurmctld and the
+# login sshd live in one more namespace (the hub); every address is inside these namespaces
+# (10.254.X.0/24), none on an interface of the root namespace. Loopback forwarders (socat) carry
+# the client's SSH to the hub's sshd and each node's Vault traffic to the root namespace's Vault.
+#
 # Usage: scripts/test-site.sh up|down|env|status
 #   up      start everything that is not running (idempotent); prints the env lines
 #   down    stop this checkout's site: its daemons, work directory mount, sudo rule
@@ -27,12 +34,23 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SITES=/var/lib/sealbatch-test-site
-ID=$(printf '%s' "${SEALBATCH_SITE_DIR:-$ROOT}" | sha256sum | cut -c1-8)
+NODES=${SEALBATCH_SITE_NODES:-1}
+case "$NODES" in [1-8]) ;; *)
+  echo "test-site: SEALBATCH_SITE_NODES must be 1 to 8, not '$NODES'" >&2
+  exit 2
+  ;;
+esac
+# The multi-node site of a checkout is a second site: it coexists with the one-node site.
+ID=$(printf '%s%s' "${SEALBATCH_SITE_DIR:-$ROOT}" "$([ "$NODES" = 1 ] || echo "#nodes=$NODES")" | sha256sum | cut -c1-8)
 SITE_USER=${SEALBATCH_SITE_USER:-sbt$ID}
 SITE_GROUP=sbs$ID
 SITE=${SEALBATCH_SITE_DIR:-$SITES/$SITE_USER}
 DENO=${DENO:-$ROOT/node_modules/.bin/deno}
 NODE_NAME=$(hostname -s)
+HUB=$SITE_USER-hub # network namespaces: the hub and $SITE_USER-n0 ... (multi-node mode)
+NET=10.254.$((0x${ID:0:2} % 254 + 1))
+if [ "$NODES" = 1 ]; then NODE_LIST=$NODE_NAME; else NODE_LIST=$(for ((i = 0; i < NODES; i++)); do printf 'sb%sn%s ' "$ID" "$i"; done); fi
+NODE_LIST=${NODE_LIST% }
 LIB=$SITE/lib
 WORK_DIR=/run/sealbatch-test-site/$SITE_USER
 WORK_DIR_SIZE=256M # the tmpfs, and what the profile tells clients (node.work_dir_size)
@@ -58,6 +76,10 @@ put() { # file [mode]
 # pid file -> running?
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+multi() { [ "$NODES" != 1 ]; }
+# Slurm commands of the site: in multi-node mode only the hub's namespace reaches slurmctld.
+in_hub() { if multi; then ip netns exec "$HUB" "$@"; else "$@"; fi; }
+
 port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
 
 # A free TCP port, chosen once and remembered so that `up` stays idempotent. Ports the other sites
@@ -79,7 +101,7 @@ pick_port() {
 }
 
 wait_for() { # seconds, description, command...
-  local secs=$1 what=$2
+  local secs=$1 what=$2 i
   shift 2
   for ((i = 0; i < secs * 10; i++)); do
     if "$@" >/dev/null 2>&1; then return 0; fi
@@ -89,8 +111,9 @@ wait_for() { # seconds, description, command...
 }
 
 install_packages() {
-  local missing=() pkg
-  for pkg in openssh-server openssh-client slurm-wlm munge gnupg gpgv cryptsetup-bin e2fsprogs bart sudo iproute2; do
+  local missing=() pkg pkgs=(openssh-server openssh-client slurm-wlm munge gnupg gpgv cryptsetup-bin e2fsprogs bart sudo iproute2)
+  if multi; then pkgs+=(socat); fi
+  for pkg in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -128,6 +151,54 @@ setup_user() {
   install -m 0600 -o "$SITE_USER" -g "$SITE_USER" "$SITE/client/id_ed25519.pub" "$home/.ssh/authorized_keys"
 }
 
+# Multi-node mode: the hub namespace holds the bridge (and slurmctld and sshd, the "login node");
+# each node's namespace is linked to it by a veth pair made inside the two namespaces, so no
+# interface or address of the root namespace is touched. Idempotent, step by step.
+setup_net() {
+  multi || return 0
+  # Output first, then the match: `cmd | grep -q` fails under pipefail when grep stops early.
+  shows() { local out; out=$("${@:2}" 2>/dev/null) && [[ $out == *"$1"* ]]; }
+  install -d -m 0755 "$SITE/net"
+  [ -e "/run/netns/$HUB" ] || ip netns add "$HUB"
+  ip -n "$HUB" link set lo up
+  ip -n "$HUB" link show br0 >/dev/null 2>&1 || ip -n "$HUB" link add br0 type bridge
+  shows "inet $NET.1/" ip -n "$HUB" addr show dev br0 || ip -n "$HUB" addr add "$NET.1/24" dev br0
+  ip -n "$HUB" link set br0 up
+  local i=0 name ns
+  {
+    echo "# hosts of the nodes of the sealbatch test site (scripts/test-site.sh)"
+    echo "127.0.0.1 localhost"
+    echo "$NET.1 $NODE_NAME"
+  } >"$SITE/net/hosts.new"
+  for name in $NODE_LIST; do
+    ns=$SITE_USER-n$i
+    [ -e "/run/netns/$ns" ] || ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    ip -n "$ns" link show eth0 >/dev/null 2>&1 || ip -n "$HUB" link add "n$i" type veth peer name eth0 netns "$ns"
+    ip -n "$HUB" link set "n$i" master br0 up
+    shows "inet $NET.$((10 + i))/" ip -n "$ns" addr show dev eth0 || ip -n "$ns" addr add "$NET.$((10 + i))/24" dev eth0
+    ip -n "$ns" link set eth0 up
+    echo "$NET.$((10 + i)) $name" >>"$SITE/net/hosts.new"
+    i=$((i + 1))
+  done
+  put "$SITE/net/hosts" <"$SITE/net/hosts.new"
+  rm -f "$SITE/net/hosts.new"
+}
+
+# A loopback forwarder: socat listening on 127.0.0.1:PORT in namespace NS ("" = the root
+# namespace); each connection runs TARGET (a socat that enters the other namespace; socat's own
+# address syntax, so its colons are escaped).
+start_forward() { # name ns port target
+  local pidfile=$SITE/run/fwd-$1.pid pre=()
+  alive "$pidfile" && return 0
+  if [ -n "$2" ]; then pre=(ip netns exec "$2"); fi
+  setsid "${pre[@]}" socat TCP-LISTEN:"$3",bind=127.0.0.1,fork,reuseaddr EXEC:"$4" \
+    </dev/null >>"$SITE/log/fwd-$1.log" 2>&1 &
+  echo $! >"$pidfile"
+  listening() { [ -n "$("${pre[@]}" ss -Htln "sport = :$1")" ]; }
+  wait_for 10 "the forwarder $1" listening "$3"
+}
+
 start_sshd() {
   mkdir -p "$SITE/sshd"
   install -d -m 0755 /run/sshd
@@ -137,8 +208,8 @@ start_sshd() {
   port=$(pick_port "$SITE/sshd/port" 22220)
   put "$SITE/sshd/sshd_config" <<EOF
 # sshd of the sealbatch test site (scripts/test-site.sh)
-ListenAddress 127.0.0.1
-Port $port
+ListenAddress $(if multi; then echo "$NET.1"; else echo 127.0.0.1; fi)
+Port $(if multi; then echo 22; else echo "$port"; fi)
 HostKey $SITE/sshd/ssh_host_ed25519_key
 PidFile $SITE/run/sshd.pid
 AllowUsers $SITE_USER
@@ -163,11 +234,13 @@ EOF
       kill -HUP "$(cat "$SITE/run/sshd.pid")"
       touch "$SITE/run/sshd.pid"
     fi
-    return 0
+  else
+    /usr/sbin/sshd -t -f "$SITE/sshd/sshd_config"
+    in_hub /usr/sbin/sshd -f "$SITE/sshd/sshd_config" -E "$SITE/log/sshd.log"
+    wait_for 10 sshd alive "$SITE/run/sshd.pid"
   fi
-  /usr/sbin/sshd -t -f "$SITE/sshd/sshd_config"
-  /usr/sbin/sshd -f "$SITE/sshd/sshd_config" -E "$SITE/log/sshd.log"
-  wait_for 10 sshd alive "$SITE/run/sshd.pid"
+  # The client reaches the hub's sshd through 127.0.0.1:PORT of the root namespace.
+  if multi; then start_forward sshd "" "$port" "ip netns exec $HUB socat STDIO TCP\:$NET.1\:22"; fi
   printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$SITE/sshd/ssh_host_ed25519_key.pub")" \
     >"$SITE/client/known_hosts"
 }
@@ -242,12 +315,33 @@ write_slurm_conf() {
   ctld_port=$(pick_port "$SITE/slurm/ctld_port" 26817)
   slurmd_port=$(pick_port "$SITE/slurm/slurmd_port" $((ctld_port + 1)))
   cpus=$(nproc)
-  mem=$(($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 2))
+  mem=$(($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 2 / NODES))
   write_prolog
+  local ctld_addr=127.0.0.1 slurmd_files="SlurmdPidFile=$SITE/run/slurmd.pid
+SlurmdSpoolDir=$SITE/slurm/spool
+SlurmdLogFile=$SITE/log/slurmd.log" nodes_conf name i=0
+  if multi; then
+    ctld_addr=$NET.1
+    # One file of each per node (%n: the node's name); every slurmd has an address of its own.
+    slurmd_files="SlurmdPidFile=$SITE/run/slurmd-%n.pid
+SlurmdSpoolDir=$SITE/slurm/spool/%n
+SlurmdLogFile=$SITE/log/slurmd-%n.log
+# The Prolog runs on every node of a job when it is allocated, not at its first step there.
+PrologFlags=Alloc"
+  fi
+  for name in $NODE_LIST; do
+    if multi; then
+      mkdir -p "$SITE/slurm/spool/$name"
+      nodes_conf+="NodeName=$name NodeAddr=$NET.$((10 + i)) CPUs=$cpus RealMemory=$mem State=UNKNOWN"$'\n'
+    else
+      nodes_conf+="NodeName=$name NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN"$'\n'
+    fi
+    i=$((i + 1))
+  done
   put "$SITE/slurm/slurm.conf" <<EOF
 # slurm.conf of the sealbatch test site (scripts/test-site.sh)
 ClusterName=sb$ID
-SlurmctldHost=$NODE_NAME(127.0.0.1)
+SlurmctldHost=$NODE_NAME($ctld_addr)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -256,11 +350,9 @@ CredType=cred/munge
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
 StateSaveLocation=$SITE/slurm/state
-SlurmdSpoolDir=$SITE/slurm/spool
 SlurmctldPidFile=$SITE/run/slurmctld.pid
-SlurmdPidFile=$SITE/run/slurmd.pid
 SlurmctldLogFile=$SITE/log/slurmctld.log
-SlurmdLogFile=$SITE/log/slurmd.log
+$slurmd_files
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
@@ -279,35 +371,61 @@ InactiveLimit=0
 KillWait=5
 Prolog=$SITE/slurm/prolog.sh
 Epilog=$SITE/slurm/epilog.sh
-NodeName=$NODE_NAME NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+${nodes_conf%$'\n'}
 # The secure node is in this partition and no other (docs/admin.md).
-PartitionName=secure Nodes=$NODE_NAME Hidden=YES OverSubscribe=EXCLUSIVE AllowGroups=$SITE_GROUP MaxTime=INFINITE State=UP
+PartitionName=secure Nodes=${NODE_LIST// /,} Hidden=YES OverSubscribe=EXCLUSIVE AllowGroups=$SITE_GROUP MaxTime=INFINITE State=UP
 EOF
   [ -e "$SITE/slurm/cgroup.conf" ] || echo "# sealbatch test site: no cgroup plugins in use" >"$SITE/slurm/cgroup.conf"
+}
+
+slurmd_pidfile() { if multi; then echo "$SITE/run/slurmd-$1.pid"; else echo "$SITE/run/slurmd.pid"; fi; }
+
+# Multi-node mode: node I's slurmd (and every job step below it) runs in the node's network
+# namespace, with its own host name (UTS namespace) and, in its own mount namespace, its own tmpfs
+# work directory and an /etc/hosts naming the nodes. A node's work directory is node-local: no other
+# node, and not the root namespace, sees it.
+start_slurmd() { # name index
+  if ! multi; then
+    /usr/sbin/slurmd -f "$SLURM_CONF" -N "$1"
+    return
+  fi
+  install -d -m 0755 "$(dirname "$WORK_DIR")"
+  install -d -m 0711 "$WORK_DIR"
+  # nsenter, not `ip netns exec`: that one mounts a fresh /sys, without the cgroup file system.
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  nsenter --net="/run/netns/$SITE_USER-n$2" unshare --uts --mount --propagation slave sh -c '
+    mount -t tmpfs -o mode=0711,size=256m,nosuid,nodev sealbatch-work "$1" &&
+      mount --bind "$2" /etc/hosts && hostname "$3" &&
+      exec /usr/sbin/slurmd -f "$4" -N "$3"' sh "$WORK_DIR" "$SITE/net/hosts" "$1" "$SLURM_CONF"
 }
 
 start_slurm() {
   write_slurm_conf
   if ! alive "$SITE/run/slurmctld.pid"; then
-    /usr/sbin/slurmctld -f "$SLURM_CONF"
-    wait_for 20 slurmctld scontrol ping
+    in_hub /usr/sbin/slurmctld -f "$SLURM_CONF"
+    wait_for 20 slurmctld in_hub scontrol ping
   elif [ "$SLURM_CONF" -nt "$SITE/run/slurmctld.pid" ]; then
-    scontrol reconfigure >/dev/null && touch "$SITE/run/slurmctld.pid"
+    in_hub scontrol reconfigure >/dev/null && touch "$SITE/run/slurmctld.pid"
   fi
-  if ! alive "$SITE/run/slurmd.pid"; then
-    /usr/sbin/slurmd -f "$SLURM_CONF" -N "$NODE_NAME"
-    wait_for 20 slurmd alive "$SITE/run/slurmd.pid"
-  fi
-  local state
-  for ((i = 0; i < 100; i++)); do
-    state=$(sinfo -h -a -n "$NODE_NAME" -o %T 2>/dev/null | head -n1)
-    case "$state" in idle* | mixed* | allocated*) return ;; esac
-    if [ "$state" = "down" ] || [ "$state" = "drained" ] || [ "$state" = "down*" ]; then
-      scontrol update NodeName="$NODE_NAME" State=RESUME >/dev/null 2>&1 || true
+  local name state i=0
+  for name in $NODE_LIST; do
+    if ! alive "$(slurmd_pidfile "$name")"; then
+      start_slurmd "$name" "$i"
+      wait_for 20 "slurmd $name" alive "$(slurmd_pidfile "$name")"
     fi
-    sleep 0.2
+    i=$((i + 1))
   done
-  die "node $NODE_NAME is not idle (state ${state:-unknown}); see $SITE/log/slurmd.log"
+  for name in $NODE_LIST; do
+    for ((i = 0; i < 100; i++)); do
+      state=$(in_hub sinfo -h -a -n "$name" -o %T 2>/dev/null | head -n1)
+      case "$state" in idle* | mixed* | allocated*) continue 2 ;; esac
+      if [ "$state" = "down" ] || [ "$state" = "drained" ] || [ "$state" = "down*" ]; then
+        in_hub scontrol update NodeName="$name" State=RESUME >/dev/null 2>&1 || true
+      fi
+      sleep 0.2
+    done
+    die "node $name is not idle (state ${state:-unknown}); see $SITE/log/slurmd*.log"
+  done
 }
 
 sealbatch() { "$DENO" run -q --no-prompt -P=sealbatch --config "$ROOT/deno.json" "$ROOT/main.ts" "$@"; }
@@ -384,6 +502,7 @@ install_sealbatch() {
 # Node-local memory for per-job work directories and fetched keys (node fetch-keys refuses
 # anything but tmpfs/ramfs); /run is not a tmpfs on every machine.
 mount_work_dir() {
+  multi && return 0 # each node mounts its own (start_slurmd)
   install -d -m 0755 "$(dirname "$WORK_DIR")"
   install -d -m 0711 "$WORK_DIR"
   if ! mountpoint -q "$WORK_DIR"; then
@@ -398,8 +517,7 @@ install_wrapper() {
 #!/bin/sh
 # decrypt_and_execute of the sealbatch test sites (scripts/test-site.sh): each site has its own job
 # user and its own installed node side; the sudo rule for that user names exactly that copy.
-if [ -d "$SITES/\$(id -un)" ]; then exec sudo -n "$SITES/\$(id -un)/lib/sealbatch-node" node decrypt-and-execute "\$@"; fi
-exec sudo -n /usr/local/sbin/sealbatch-node node decrypt-and-execute "\$@" # TRANSITION
+exec sudo -n "$SITES/\$(id -un)/lib/sealbatch-node" node decrypt-and-execute "\$@"
 EOF
   if [ "$SITE" != "$SITES/$SITE_USER" ]; then ln -sfn "$SITE" "$SITES/$SITE_USER"; fi
   local rule=/etc/sudoers.d/sealbatch-test-$SITE_USER
@@ -457,6 +575,31 @@ start_vault() {
   rm -f "$SITE/vault/out"
 }
 
+# Multi-node mode: the Vault at 127.0.0.1:PORT of the client is at 127.0.0.1:PORT on every node
+# too, through a forwarder in the node's namespace into the root namespace, which gets a name
+# for that (USER-root: a name only; nothing in the root namespace changes).
+forward_vault() {
+  multi || return 0
+  local port i=0 name
+  port=$(cat "$SITE/vault/port")
+  [ -e "/run/netns/$SITE_USER-root" ] || ip netns attach "$SITE_USER-root" $$
+  for name in $NODE_LIST; do
+    start_forward "vault-$name" "$SITE_USER-n$i" "$port" "ip netns exec $SITE_USER-root socat STDIO TCP\:127.0.0.1\:$port"
+    i=$((i + 1))
+  done
+}
+
+# The admin's self-test of the node (docs/admin.md), with the installed copy; in multi-node mode on
+# every node, inside its namespaces.
+check_nodes() {
+  local name pre=()
+  for name in $NODE_LIST; do
+    if multi; then pre=(nsenter -t "$(cat "$(slurmd_pidfile "$name")")" -n -m -u); fi
+    "${pre[@]}" "$LIB/sealbatch-node" node check --user "$SITE_USER" >"$SITE/log/node-check.log" 2>&1 ||
+      die "node $name fails its own check: $(grep -A1 '^FAIL' "$SITE/log/node-check.log" | tr '\n' ' ')"
+  done
+}
+
 write_profile() {
   local home
   home=$(getent passwd "$SITE_USER" | cut -d: -f6)
@@ -503,7 +646,10 @@ SITE_PROFILE=$SITE/client/site.yaml
 SITE_NODE_PUBKEY=$SITE/client/node.pub.asc
 SITE_USER_SECKEY=$SITE/client/$SITE_USER.sec.asc
 SITE_SSHD_PID=$(cat "$SITE/run/sshd.pid" 2>/dev/null || true)
-SITE_NODE=$NODE_NAME
+SITE_NODE=${NODE_LIST%% *}
+SITE_NODES=$NODES
+SITE_NODE_LIST=$NODE_LIST
+SITE_NODE_PIDS=$(for n in $NODE_LIST; do printf '%s ' "$(cat "$(slurmd_pidfile "$n")" 2>/dev/null)"; done)
 SITE_SLURM_CONF=$SLURM_CONF
 SITE_NODE_CONFIG=$NODE_CONFIG
 SITE_WORK_DIR=$WORK_DIR
@@ -542,8 +688,10 @@ stop_pidfile() { # name pidfile
 stop_site() { # site dir
   local dir=$1 user
   user=$(basename "$dir")
-  stop_pidfile slurmd "$dir/run/slurmd.pid"
+  local f ns
+  for f in "$dir"/run/slurmd.pid "$dir"/run/slurmd-*.pid; do stop_pidfile "$(basename "$f" .pid)" "$f"; done
   stop_pidfile slurmctld "$dir/run/slurmctld.pid"
+  for f in "$dir"/run/fwd-*.pid; do stop_pidfile "$(basename "$f" .pid)" "$f"; done
   stop_pidfile vault "$dir/run/vault.pid"
   stop_pidfile munged "$dir/munge-run/munged.pid"
   stop_pidfile sshd "$dir/run/sshd.pid"
@@ -551,6 +699,10 @@ stop_site() { # site dir
     umount "/run/sealbatch-test-site/$user" && say "unmounted /run/sealbatch-test-site/$user"
   fi
   rm -f "/etc/sudoers.d/sealbatch-test-$user"
+  # Multi-node mode: the namespaces (their links and addresses go with them).
+  for ns in "/run/netns/$user"-*; do
+    if [ -e "$ns" ]; then ip netns del "${ns##*/}" && say "removed network namespace ${ns##*/}"; fi
+  done
 }
 
 # Sites whose checkout was deleted would keep their daemons forever: stop them and free their state.
@@ -588,16 +740,16 @@ up)
   install_packages
   setup_user
   prune_jobs
+  setup_net
   start_sshd
   start_munge
   start_slurm
   mount_work_dir
   install_node_side
   start_vault
+  forward_vault
   write_profile
-  # The admin's self-test of the node (docs/admin.md), with the installed copy.
-  "$LIB/sealbatch-node" node check --user "$SITE_USER" >"$SITE/log/node-check.log" 2>&1 ||
-    die "the node fails its own check: $(grep -A1 '^FAIL' "$SITE/log/node-check.log" | tr '\n' ' ')"
+  check_nodes
   print_env
   ;;
 down)
@@ -606,7 +758,12 @@ down)
   ;;
 env) print_env ;;
 status)
-  for d in sshd:run/sshd.pid munged:munge-run/munged.pid slurmctld:run/slurmctld.pid slurmd:run/slurmd.pid vault:run/vault.pid; do
+  daemons="sshd:run/sshd.pid munged:munge-run/munged.pid slurmctld:run/slurmctld.pid"
+  for n in $NODE_LIST; do
+    if multi; then daemons+=" slurmd-$n:run/slurmd-$n.pid fwd-vault-$n:run/fwd-vault-$n.pid"; else daemons+=" slurmd:run/slurmd.pid"; fi
+  done
+  if multi; then daemons+=" fwd-sshd:run/fwd-sshd.pid"; fi
+  for d in $daemons vault:run/vault.pid; do
     if alive "$SITE/${d#*:}"; then echo "${d%%:*} running ($(cat "$SITE/${d#*:}"))"; else echo "${d%%:*} stopped"; fi
   done
   ;;

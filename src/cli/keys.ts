@@ -109,6 +109,7 @@ function escrowCommand() {
       ),
     )
     .option("--policy <NAME>", "reference mode: the site's policy for job tokens")
+    .option("--nodes <N>", "nodes of the job: one credential per node and key (default 1)")
     .option("--user <NAME>", "user name in Vault paths (default: the local user)")
     .option("--mount <NAME>", "KV v2 mount (default secret)")
     .option("--out <FILE>", "write the credentials here (0600)")
@@ -127,7 +128,8 @@ A record for status/rewrap/revoke goes to <state>/jobs/<JOB>/keys.json (0600).
 Examples:
   sealbatch keys escrow --job mri-042 --key luks=data.key --key image=rsa_pri.pem --out creds.json
   sealbatch --json keys escrow --job mri-042 --key luks=data.key --wrap-ttl 96h > creds.json
-  sealbatch keys escrow --job mri-042 --key luks=data.key --mode reference --policy secure-hpc --out c.json`,
+  sealbatch keys escrow --job mri-042 --key luks=data.key --mode reference --policy secure-hpc --out c.json
+  sealbatch keys escrow --job mri-043 --key luks=data.key --nodes 3 --out creds.json`,
     )
     .action(async (o) => {
       const pairs = o.key.map((spec) => {
@@ -147,6 +149,13 @@ Examples:
       }
       if (pairs.length === 0) {
         throw usageError("no key to escrow", { hint: "give --key NAME=FILE" });
+      }
+      const nodes = o.nodes === undefined ? 1 : Number(o.nodes);
+      if (!/^\d{1,2}$/.test(o.nodes ?? "1") || nodes < 1) {
+        throw usageError(`invalid --nodes ${q(o.nodes ?? "")}: expected a whole number of nodes`);
+      }
+      if (nodes > 1 && mode === "reference") {
+        throw usageError("--nodes needs job-scoped keys: reference mode has one token per key");
       }
       await checkOut(o.out);
       const wrapTtlMs = o.wrapTtl
@@ -172,6 +181,7 @@ Examples:
           wrapTtlMs,
           mount: o.mount ?? site?.vault.mount ?? "secret",
           stateDir: o.state ?? DEFAULT_STATE_DIR,
+          nodes,
         });
         const summary = `escrowed ${r.record.keys.length} key(s) for job ${q(o.job)} (${mode}); ` +
           `credentials expire ${r.credentials.expires_at}\nrecord: ${r.recordPath}`;

@@ -25,6 +25,10 @@ export function fetchKeysCommand(): Command {
     )
     .option("--ca-cert <PEM>", "CA certificate for Vault's TLS (default VAULT_CACERT)")
     .option("--config <FILE>", "node config (vault_addr, vault_cacert, work_dir)")
+    .option(
+      "--node-index <I>",
+      "this node's index in a multi-node job's allocation (default: $SLURM_NODEID)",
+    )
     .addHelpText(
       "after",
       `
@@ -44,7 +48,12 @@ Examples:
     .action(async (o) => {
       const { loadNodeConfig } = await import("../node/config.ts");
       const { fetchKeys } = await import("../node/fetch_keys.ts");
+      const { usageError } = await import("../util/errors.ts");
       const config = await loadNodeConfig(o.config);
+      const index = o.nodeIndex ?? (Deno.env.get("SLURM_NODEID") || undefined);
+      if (index !== undefined && !/^\d{1,3}$/.test(index)) {
+        throw usageError(`invalid node index "${index}": expected 0, 1, 2, ...`);
+      }
       const vaultAddr = o.vaultAddr ?? config.vaultAddr;
       const caCert = o.caCert ?? config.vaultCacert;
       const r = await atStage("fetch-keys", () =>
@@ -55,6 +64,7 @@ Examples:
           ...(vaultAddr !== undefined ? { vaultAddr } : {}),
           ...(caCert !== undefined ? { caCert } : {}),
           ...(config.workDir !== undefined ? { workBase: config.workDir } : {}),
+          ...(index !== undefined ? { node: Number(index) } : {}),
         }));
       note(`fetched ${r.keys.length} key(s) of job "${r.job}"`);
       result(r.dir, r);

@@ -6,6 +6,7 @@
 import { inputError, q, SealbatchError } from "../util/errors.ts";
 import { parseDuration } from "../util/duration.ts";
 import { NAME_RE } from "../util/user.ts";
+import { MAX_NODES } from "../kms/credentials.ts";
 import type { TokenSource } from "./vault_token.ts";
 import { type Fields, YamlFile } from "./yaml.ts";
 
@@ -68,6 +69,10 @@ export interface SlurmResources {
   time?: string;
   mem?: string;
   cpus?: number;
+  /** Nodes of the allocation (sbatch --nodes); a sealed job runs on every one. */
+  nodes?: number;
+  /** Tasks per node (sbatch --ntasks-per-node). */
+  tasksPerNode?: number;
   gres?: string;
   account?: string;
   reservation?: string;
@@ -92,7 +97,17 @@ function hostRef(f: Fields, key: string, defaults?: HostRef): HostRef | undefine
 
 export function resources(f: Fields | undefined): SlurmResources {
   if (!f) return {};
-  f.only(["time", "mem", "cpus", "gres", "account", "reservation", "extra_args"]);
+  f.only([
+    "time",
+    "mem",
+    "cpus",
+    "nodes",
+    "tasks_per_node",
+    "gres",
+    "account",
+    "reservation",
+    "extra_args",
+  ]);
   const out: SlurmResources = {};
   const time = f.string("time");
   if (time !== undefined) {
@@ -117,6 +132,26 @@ export function resources(f: Fields | undefined): SlurmResources {
       throw f.error("cpus", `${f.path("cpus")}: expected a whole number of CPUs, got ${cpus}`);
     }
     out.cpus = cpus;
+  }
+  const nodes = f.number("nodes", 1);
+  if (nodes !== undefined) {
+    if (!Number.isInteger(nodes) || nodes > MAX_NODES) {
+      throw f.error(
+        "nodes",
+        `${f.path("nodes")}: expected a whole number of nodes, 1-${MAX_NODES}, got ${nodes}`,
+      );
+    }
+    out.nodes = nodes;
+  }
+  const tasks = f.number("tasks_per_node", 1);
+  if (tasks !== undefined) {
+    if (!Number.isInteger(tasks)) {
+      throw f.error(
+        "tasks_per_node",
+        `${f.path("tasks_per_node")}: expected a whole number of tasks, got ${tasks}`,
+      );
+    }
+    out.tasksPerNode = tasks;
   }
   for (const key of ["gres", "account", "reservation"] as const) {
     const v = f.string(key);

@@ -4,6 +4,13 @@
  * JSON, written by the job script into node-local private storage (0600) and
  * read by `sealbatch node fetch-keys`.
  *
+ * A job of several nodes gets one credential per node and key, each marked
+ * with the node's index in the allocation (`"node":I`, Slurm's SLURM_NODEID)
+ * and wrapping a read of that node's own copy of the key
+ * (`secret/data/sealbatch/U/J/nI/luks`): a node takes only its own, checks
+ * that its token was created for its own path, and a credential spent by
+ * another node (or twice) is the interception alarm on the node it was for.
+ *
  *   {"v":1,"kind":"sealbatch-credentials","mode":"job-scoped","job":"J","user":"U",
  *    "vault_addr":"https://vault:8200","expires_at":"RFC3339",
  *    "keys":[{"name":"luks","path":"secret/data/sealbatch/U/J/luks","token":"hvs.…"}]}
@@ -12,7 +19,7 @@
  * it wraps a use-limited token (created at `auth/token/create`) that reads
  * `path` (field `key`), as the reference site's node scripts expect.
  */
-import { inputError, q } from "../util/errors.ts";
+import { inputError, q, refusal, usageError } from "../util/errors.ts";
 import { NAME_RE } from "../util/user.ts";
 import { checkAddr, checkToken } from "./vault_client.ts";
 
@@ -24,6 +31,8 @@ export interface CredentialKey {
   path: string;
   /** The single-use wrapping token. */
   token: string;
+  /** Multi-node jobs: the index (SLURM_NODEID) of the one node this credential is for. */
+  node?: number;
 }
 
 export interface Credentials {
@@ -39,6 +48,8 @@ export interface Credentials {
 }
 
 const MAX_KEYS = 32;
+/** Nodes of one job that can get credentials of their own. */
+export const MAX_NODES = 64;
 const PATH_RE = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*\/data\/[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
 
 /** The creation path a credential's wrapping token must show before it is unwrapped. */
@@ -110,21 +121,41 @@ export function parseCredentials(text: string, source: string): Credentials {
   const seen = new Set<string>();
   const keys: CredentialKey[] = d.keys.map((k: unknown, i: number) => {
     const e = (typeof k === "object" && k !== null ? k : {}) as Record<string, unknown>;
-    if (Object.keys(e).some((f) => !["name", "path", "token"].includes(f))) {
+    if (Object.keys(e).some((f) => !["name", "path", "token", "node"].includes(f))) {
       throw bad(`keys[${i}] has unknown fields`);
     }
     if (typeof e.name !== "string" || !NAME_RE.test(e.name)) {
       throw bad(`keys[${i}] has an invalid name`);
     }
-    if (seen.has(e.name)) throw bad(`key name ${q(e.name)} appears twice`);
-    seen.add(e.name);
+    if (
+      e.node !== undefined &&
+      (typeof e.node !== "number" || !Number.isInteger(e.node) || e.node < 0 ||
+        e.node >= MAX_NODES)
+    ) {
+      throw bad(`keys[${i}] has an invalid node index`);
+    }
+    const id = e.node === undefined ? e.name : `${e.name}@${e.node}`;
+    if (seen.has(id)) throw bad(`key name ${q(e.name)} appears twice`);
+    seen.add(id);
     if (typeof e.path !== "string" || !PATH_RE.test(e.path) || e.path.split("/").includes("..")) {
       throw bad(`keys[${i}] has an invalid path`);
     }
     if (typeof e.token !== "string") throw bad(`keys[${i}] has no token`);
     checkToken(e.token, `wrapping token for key ${q(e.name)}`);
-    return { name: e.name, path: e.path, token: e.token };
+    if (e.node !== undefined && !e.path.endsWith(nodeKeySuffix(e.node, e.name))) {
+      throw bad(`keys[${i}] is for node ${e.node} but its path is not that node's`);
+    }
+    return {
+      name: e.name,
+      path: e.path,
+      token: e.token,
+      ...(typeof e.node === "number" ? { node: e.node } : {}),
+    };
   });
+  const perNode = keys.filter((k) => k.node !== undefined).length;
+  if (perNode !== 0 && perNode !== keys.length) {
+    throw bad("either every key or none names a node");
+  }
   return {
     v: 1,
     kind: "sealbatch-credentials",
@@ -136,6 +167,40 @@ export function parseCredentials(text: string, source: string): Credentials {
     expires_at: d.expires_at,
     keys,
   };
+}
+
+/** The end of the KV path of node I's copy of a key: `/nI/NAME`. */
+export function nodeKeySuffix(node: number, name: string): string {
+  return `/n${node}/${name}`;
+}
+
+/** Nodes the credentials are for: 1 unless they name nodes, then the highest index + 1. */
+export function credentialNodes(creds: Credentials): number {
+  return Math.max(0, ...creds.keys.map((k) => k.node ?? 0)) + 1;
+}
+
+/**
+ * The credentials of one node: all of a one-node job's (for node 0), or
+ * those marked with this node's index. Nothing else is ever looked up.
+ */
+export function keysForNode(creds: Credentials, node: number | undefined): CredentialKey[] {
+  if (!creds.keys.some((k) => k.node !== undefined)) {
+    if (node === undefined || node === 0) return creds.keys;
+    throw refusal(`the credentials of job ${q(creds.job)} are for one node, not for node ${node}`);
+  }
+  if (node === undefined) {
+    throw usageError(`the credentials of job ${q(creds.job)} are per node; which node is this?`, {
+      hint: "give --node-index I (default: $SLURM_NODEID, set by Slurm in every job step)",
+    });
+  }
+  const own = creds.keys.filter((k) => k.node === node);
+  if (own.length === 0) {
+    throw refusal(
+      `the credentials of job ${q(creds.job)} hold nothing for node ${node} ` +
+        `(they are for ${credentialNodes(creds)} nodes)`,
+    );
+  }
+  return own;
 }
 
 /**

@@ -11,6 +11,9 @@
  *   so the reference node scripts' `vault unwrap -field=token` and
  *   `vault kv get -field=key` work.
  *
+ * A job of N > 1 nodes (job-scoped only) gets each key N times, at
+ * `.../<job>/n<I>/<name>`, one credential per node and key (see credentials.ts).
+ *
  * Inputs are validated before anything is sent; on failure or interruption
  * everything already created in Vault is removed again.
  */
@@ -18,7 +21,14 @@ import { inputError, q, SealbatchError, usageError } from "../util/errors.ts";
 import { onCleanup } from "../util/cleanup.ts";
 import { readSecretFile } from "../util/secret_file.ts";
 import { NAME_RE } from "../util/user.ts";
-import { checkKeyName, type Credentials, encodeKey, type KeyMode } from "./credentials.ts";
+import {
+  checkKeyName,
+  type Credentials,
+  encodeKey,
+  type KeyMode,
+  MAX_NODES,
+  nodeKeySuffix,
+} from "./credentials.ts";
 import {
   type JobKeyRecord,
   recordExists,
@@ -44,6 +54,8 @@ export interface EscrowRequest {
   wrapTtlMs: number;
   mount: string;
   stateDir: string;
+  /** Nodes of the job (default 1): each gets credentials of its own. */
+  nodes?: number;
 }
 
 export interface EscrowResult {
@@ -52,8 +64,18 @@ export interface EscrowResult {
   recordPath: string;
 }
 
-export function kvPathFor(mode: KeyMode, user: string, job: string, name: string): string {
-  return mode === "reference" ? `${user}/${name}` : `sealbatch/${user}/${job}/${name}`;
+/** The KV path of a key; `node` for the per-node copies of a multi-node job. */
+export function kvPathFor(
+  mode: KeyMode,
+  user: string,
+  job: string,
+  name: string,
+  node?: number,
+): string {
+  if (mode === "reference") return `${user}/${name}`;
+  return node === undefined
+    ? `sealbatch/${user}/${job}/${name}`
+    : `sealbatch/${user}/${job}${nodeKeySuffix(node, name)}`;
 }
 
 /** Check everything that can be checked without Vault; returns the key bytes. */
@@ -69,6 +91,15 @@ async function validate(req: EscrowRequest): Promise<{ name: string; bytes: Uint
   }
   if (req.mode !== "reference" && req.policy) {
     throw usageError("--policy is only used in reference mode", { hint: "add --mode reference" });
+  }
+  const nodes = req.nodes ?? 1;
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_NODES) {
+    throw inputError(`invalid number of nodes ${nodes}: expected 1-${MAX_NODES}`);
+  }
+  if (nodes > 1 && req.mode === "reference") {
+    throw usageError("a job of several nodes needs job-scoped keys", {
+      hint: "reference mode has one token per key, not one per node; use --mode job-scoped",
+    });
   }
   if (req.policy !== undefined && !NAME_RE.test(req.policy)) {
     throw inputError(`invalid policy name ${q(req.policy)}`);
@@ -123,8 +154,16 @@ export async function escrowJob(vault: VaultClient, req: EscrowRequest): Promise
   const rollback = onCleanup(undo);
   try {
     const entries: RecordKey[] = [];
-    for (const { name, bytes } of keys) {
-      const kvPath = kvPathFor(req.mode, req.user, req.job, name);
+    const nodes = req.nodes ?? 1;
+    // One credential per key, or per key and node (each node its own copy of the key).
+    type Slot = { name: string; bytes: Uint8Array; node: number | undefined };
+    const slots = keys.flatMap((k): Slot[] =>
+      nodes === 1
+        ? [{ ...k, node: undefined }]
+        : Array.from({ length: nodes }, (_, node) => ({ ...k, node }))
+    );
+    for (const { name, bytes, node } of slots) {
+      const kvPath = kvPathFor(req.mode, req.user, req.job, name, node);
       const apiPath = `${req.mount}/data/${kvPath}`;
       let wrap: WrapInfo;
       if (req.mode === "job-scoped") {
@@ -171,6 +210,7 @@ export async function escrowJob(vault: VaultClient, req: EscrowRequest): Promise
         creation_path: wrap.creation_path,
         expires_at: expires.toISOString(),
         ...(wrap.wrapped_accessor ? { inner_accessor: wrap.wrapped_accessor } : {}),
+        ...(node !== undefined ? { node } : {}),
       });
     }
     const expiresAt = entries.map((e) => e.expires_at).sort()[0]!;
@@ -226,6 +266,11 @@ export function credentialsOf(record: JobKeyRecord): Credentials {
     vault_addr: record.vault_addr,
     ...(record.namespace ? { namespace: record.namespace } : {}),
     expires_at: record.expires_at,
-    keys: record.keys.map((k) => ({ name: k.name, path: k.path, token: k.token })),
+    keys: record.keys.map((k) => ({
+      name: k.name,
+      path: k.path,
+      token: k.token,
+      ...(k.node !== undefined ? { node: k.node } : {}),
+    })),
   };
 }

@@ -24,6 +24,8 @@ export interface RecordKey {
   expires_at: string;
   /** Reference mode: the accessor of the wrapped use-limited token. */
   inner_accessor?: string;
+  /** Multi-node jobs: the node index this credential is for. */
+  node?: number;
 }
 
 export interface JobKeyRecord {

@@ -19,7 +19,12 @@ import type { PrivateDir } from "../util/secret_file.ts";
 import { onCleanup } from "../util/cleanup.ts";
 import { exec } from "../util/exec.ts";
 import { exists } from "../util/files.ts";
-import { decodeKey, expectedCreationPath, parseCredentials } from "../kms/credentials.ts";
+import {
+  decodeKey,
+  expectedCreationPath,
+  keysForNode,
+  parseCredentials,
+} from "../kms/credentials.ts";
 import type { CredentialKey, Credentials } from "../kms/credentials.ts";
 import { kvData, tokenAuth, VaultClient, VaultError, vaultSettings } from "../kms/vault_client.ts";
 
@@ -38,6 +43,8 @@ export interface FetchKeysRequest {
   workBase?: string;
   /** Per-request timeout for Vault calls. */
   timeoutMs?: number;
+  /** This node's index in the job's allocation (SLURM_NODEID): a multi-node job's credentials are per node. */
+  node?: number;
 }
 
 export interface FetchedKey {
@@ -55,9 +62,9 @@ export interface FetchKeysResult {
 function intercepted(creds: Credentials, key: CredentialKey): SealbatchError {
   return new SealbatchError(
     "intercepted",
-    `credential for key ${q(key.name)} of job ${
-      q(creds.job)
-    } was already used or does not exist: ` +
+    `credential for key ${q(key.name)}${
+      key.node === undefined ? "" : ` of node ${key.node}`
+    } of job ${q(creds.job)} was already used or does not exist: ` +
       "it was used by someone else (possible interception); the job stops",
     {
       hint:
@@ -182,8 +189,9 @@ export async function unwrapCredentials(
 
 export async function fetchKeys(req: FetchKeysRequest): Promise<FetchKeysResult> {
   const creds = await readCredentials(req.credentialsPath);
-  const wanted = req.only && req.only.length > 0 ? req.only : creds.keys.map((k) => k.name);
-  const unknown = wanted.filter((n) => !creds.keys.some((k) => k.name === n));
+  const own = keysForNode(creds, req.node);
+  const wanted = req.only && req.only.length > 0 ? req.only : own.map((k) => k.name);
+  const unknown = wanted.filter((n) => !own.some((k) => k.name === n));
   if (unknown.length > 0) {
     throw inputError(
       `unknown key name ${q(unknown[0])} in the credentials of job ${q(creds.job)}`,
@@ -192,7 +200,7 @@ export async function fetchKeys(req: FetchKeysRequest): Promise<FetchKeysResult>
       },
     );
   }
-  const keys = creds.keys.filter((k) => wanted.includes(k.name));
+  const keys = own.filter((k) => wanted.includes(k.name));
   if (Date.now() >= Date.parse(creds.expires_at)) {
     throw new SealbatchError(
       "kms",

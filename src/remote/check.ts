@@ -31,6 +31,8 @@ export interface SiteCheckSettings {
   slurm: SlurmSettings;
   /** The program the job runs on the node (profile's node.command[0]); not checked when absent. */
   nodeCommand?: string;
+  /** Nodes a job asks for by default (the profile's slurm.defaults.nodes). */
+  nodes?: number;
 }
 
 /** Less than this free in the remote directory fails the check. */
@@ -67,13 +69,19 @@ export async function siteChecks(site: RemoteSite, s: SiteCheckSettings): Promis
     "give the Slurm programs' directory: --slurm-bin DIR or slurm.programs in the site profile",
   );
   const part = await partitionVisible(shell, s.slurm);
+  const wanted = s.nodes ?? 1;
+  const n = part.nodes;
+  const allowed = n ? Math.min(n.total, n.max === "UNLIMITED" ? Infinity : n.max) : 0;
   line(
-    part.visible,
+    part.visible && wanted <= allowed,
     "partition",
-    part.visible
-      ? `${s.slurm.partition} exists`
+    part.visible && n
+      ? `${s.slurm.partition} exists: ${n.total} node(s), at most ${n.max} per job` +
+        (wanted > allowed ? `; the profile's ${wanted} nodes do not fit` : "")
       : `${s.slurm.partition} not visible: Slurm says: ${part.said}`,
-    "ask the site for the secure partition's name (--partition, slurm.partition)",
+    part.visible
+      ? "lower slurm.defaults.nodes, or ask the site for a larger secure partition"
+      : "ask the site for the secure partition's name (--partition, slurm.partition)",
   );
   // The base directory, or its nearest existing parent, must be writable: nothing is created.
   const df = await site.transfer.exec(

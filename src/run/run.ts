@@ -31,7 +31,7 @@ import { describeFailure, FAILURE_HINTS, type NodeLog, parseNodeLog } from "../j
 import { renderSealbatchScript } from "../render/sealbatch.ts";
 import { sbatchArgs } from "../slurm/slurm.ts";
 import { onCleanup } from "../util/cleanup.ts";
-import { inputError, q, reason, SealbatchError } from "../util/errors.ts";
+import { inputError, q, reason, SealbatchError, usageError } from "../util/errors.ts";
 import { exists, readTextCapped, sha256File } from "../util/files.ts";
 import { wipeFile, wipeTree, writeSecretFile } from "../util/secret_file.ts";
 import { localUser } from "../util/user.ts";
@@ -278,6 +278,17 @@ export async function checkKeys(
 
 export async function runJob(input: RunInput): Promise<RunSummary> {
   const { spec, backend, vault } = input;
+  // Every node must verify, decrypt and fetch its own keys before the command runs on any; the
+  // node side runs a sealed job on one node, so a larger allocation is refused before any I/O.
+  if ((spec.resources.nodes ?? 1) > 1) {
+    throw usageError(
+      `${spec.path}: resources.nodes is ${spec.resources.nodes}: sealed jobs run on one node`,
+      {
+        hint: "the multi-node node side (docs/run.md#several-nodes) is not in this version; " +
+          "remove resources.nodes",
+      },
+    );
+  }
   const source = inputOf(spec);
   const dir = input.stateDir.replace(/\/+$/, "");
   const job = input.jobId ?? dir.slice(dir.lastIndexOf("/") + 1);

@@ -103,6 +103,9 @@ export class SiteBackend implements Backend {
       remoteDir: this.#profile.remote.baseDir,
       slurm: this.slurm,
       nodeCommand: this.#profile.node.command[0] ?? "sealbatch",
+      ...(this.#profile.slurm.defaults.nodes !== undefined
+        ? { nodes: this.#profile.slurm.defaults.nodes }
+        : {}),
     });
   }
 

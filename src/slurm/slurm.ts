@@ -134,6 +134,8 @@ export function sbatchArgs(
   if (r.time) args.push("--time", r.time);
   if (r.mem) args.push("--mem", r.mem);
   if (r.cpus !== undefined) args.push("--cpus-per-task", String(r.cpus));
+  if (r.nodes !== undefined) args.push("--nodes", String(r.nodes));
+  if (r.tasksPerNode !== undefined) args.push("--ntasks-per-node", String(r.tasksPerNode));
   if (r.gres) args.push("--gres", r.gres);
   if (r.account) args.push("--account", r.account);
   if (r.reservation) args.push("--reservation", r.reservation);
@@ -438,6 +440,8 @@ export async function jobFiles(
 /** Whether the partition exists (`sinfo` hides hidden partitions; scontrol names them). */
 export interface PartitionCheck {
   visible: boolean;
+  /** Its nodes, and the most one job may have. */
+  nodes?: { total: number; max: number | "UNLIMITED" };
   /** What Slurm said when the partition is not visible (its own error line, or "not found"). */
   said?: string;
 }
@@ -455,7 +459,9 @@ export async function partitionVisible(
     `${prog(settings, "scontrol")} -a -o show partition ${sh(settings.partition)}`,
   );
   if (r.code === 0 && r.stdout.includes(`PartitionName=${settings.partition} `)) {
-    return { visible: true };
+    const total = Number(/\bTotalNodes=(\d+)/.exec(r.stdout)?.[1] ?? NaN);
+    const max = /\bMaxNodes=(\d+|UNLIMITED)\b/.exec(r.stdout)?.[1] ?? "UNLIMITED";
+    return { visible: true, nodes: { total, max: max === "UNLIMITED" ? max : Number(max) } };
   }
   // Remote text: one line, no control bytes.
   const said = `${r.stderr}\n${r.stdout}`.split("\n").map((l) => l.trim()).filter((l) => l !== "")
@@ -465,6 +471,14 @@ export async function partitionVisible(
     visible: false,
     said: said === "" ? `scontrol exited with status ${r.code} and said nothing` : said,
   };
+}
+
+/** The partition's nodes and the most one job may have ("UNLIMITED"); undefined: not visible. */
+export async function partitionNodes(
+  shell: Shell,
+  settings: SlurmSettings,
+): Promise<PartitionCheck["nodes"]> {
+  return (await partitionVisible(shell, settings)).nodes;
 }
 
 /** Full path of a program on the remote PATH, or undefined. */

@@ -12,13 +12,19 @@ export const SITE_SKIP: string | false = Deno.uid() === 0
 
 export type SiteEnv = Record<string, string>;
 
-let cached: Promise<SiteEnv> | undefined;
+const cached = new Map<number, Promise<SiteEnv>>();
 
-/** Bring the site up (idempotent, serialised by the script's lock) and read its env. */
-export function siteEnv(): Promise<SiteEnv> {
-  cached ??= (async () => {
+/**
+ * Bring the site up (idempotent, serialised by the script's lock) and read its env; with `nodes`
+ * > 1 the checkout's multi-node site (SEALBATCH_SITE_NODES), a site of its own.
+ */
+export function siteEnv(nodes = 1): Promise<SiteEnv> {
+  const known = cached.get(nodes);
+  if (known) return known;
+  const started = (async () => {
     const out = await new Deno.Command("bash", {
       args: [`${ROOT}/scripts/test-site.sh`, "up"],
+      ...(nodes > 1 ? { env: { SEALBATCH_SITE_NODES: String(nodes) } } : {}),
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -32,10 +38,12 @@ export function siteEnv(): Promise<SiteEnv> {
       if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
     }
     // Each site has its own Slurm: local Slurm commands of the tests (scontrol release) find it.
-    if (env.SITE_SLURM_CONF) Deno.env.set("SLURM_CONF", env.SITE_SLURM_CONF);
+    // (A multi-node site's slurmctld is reachable only inside its namespaces: tests use SSH.)
+    if (env.SITE_SLURM_CONF && nodes === 1) Deno.env.set("SLURM_CONF", env.SITE_SLURM_CONF);
     return env;
   })();
-  return cached;
+  cached.set(nodes, started);
+  return started;
 }
 
 export function connection(env: SiteEnv, extra: Partial<SiteConnection> = {}): SiteConnection {

@@ -27,8 +27,9 @@ export interface SlurmSite extends AsyncDisposable {
   read(path: string): Promise<string>;
 }
 
-export async function slurmSite(prefix: string): Promise<SlurmSite> {
-  const env = await siteEnv();
+/** `env`: another site's (the multi-node site, say); default the checkout's one-node site. */
+export async function slurmSite(prefix: string, given?: SiteEnv): Promise<SlurmSite> {
+  const env = given ?? await siteEnv();
   const site = await RemoteSite.connect(connection(env));
   const shell = sshShell(site.login);
   const dir = joinRemote(env.SITE_REMOTE_DIR!, "slurm-tests", scratchName(prefix));

@@ -1,0 +1,36 @@
+/**
+ * The multi-node test cluster (SEALBATCH_SITE_NODES=3 scripts/test-site.sh): three slurmd, each in
+ * its own network, UTS and mount namespace, reached over SSH through the site's loopback forwarder.
+ */
+import { siteEnv } from "../remote/_site.ts";
+import { type SlurmSite, slurmSite } from "../slurm/_slurm.ts";
+
+export { SITE_SKIP } from "../remote/_site.ts";
+
+export const CLUSTER_NODES = 3;
+
+export async function cluster(prefix: string): Promise<SlurmSite> {
+  return await slurmSite(prefix, await siteEnv(CLUSTER_NODES));
+}
+
+/** The node names of the cluster, in Slurm's order. */
+export function nodeNames(s: SlurmSite): string[] {
+  return s.env.SITE_NODE_LIST!.split(" ").filter((n) => n !== "");
+}
+
+/** Run a program in node I's namespaces (network, mount, UTS), as root, as the node sees it. */
+export async function onNode(
+  s: SlurmSite,
+  index: number,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const pid = s.env.SITE_NODE_PIDS!.trim().split(" ")[index];
+  if (pid === undefined) throw new Error(`no node ${index} in ${s.env.SITE_NODE_PIDS}`);
+  const out = await new Deno.Command("nsenter", {
+    args: ["-t", pid, "-n", "-m", "-u", "--", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
