@@ -31,7 +31,8 @@ export async function memoryDir(): Promise<MemoryDir> {
     root: dir,
     env: { XDG_RUNTIME_DIR: dir },
     async [Symbol.asyncDispose]() {
-      await exec("umount", [dir]).catch(() => {});
+      // Busy (a child still inside it): detached now, freed when the last user goes.
+      await exec("umount", [dir]).catch(() => exec("umount", ["--lazy", dir])).catch(() => {});
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
