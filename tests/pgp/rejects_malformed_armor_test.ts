@@ -20,7 +20,15 @@ Deno.test("armor that is not a key, truncated, garbled or too large is an input 
   lines[3] = "%%%%%%%%";
   await assert.rejects(
     () => parsePublicKey(lines.join("\n"), "k"),
-    inputErrorLine(/cannot read k: /),
+    inputErrorLine(/cannot read k: armor holds a line that is not base64/),
+  );
+  // One base64 character changed for another: only the checksum tells (GnuPG: "CRC error").
+  const damaged = key.publicArmored.split("\n");
+  const at = damaged.findIndex((l, i) => i > 1 && /^[A-Za-z0-9+/]{20,}$/.test(l));
+  damaged[at] = damaged[at]!.replace(/^./, (c) => (c === "A" ? "B" : "A"));
+  await assert.rejects(
+    () => parsePublicKey(damaged.join("\n"), "k"),
+    inputErrorLine(/the armor checksum does not match/),
   );
   const huge = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n" + "A".repeat(ARMOR_LIMITS.key) +
     "\n-----END PGP PUBLIC KEY BLOCK-----\n";

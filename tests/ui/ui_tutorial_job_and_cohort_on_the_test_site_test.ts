@@ -33,7 +33,7 @@ vault:
   wrap_ttl: 1h
 node:
   public_key: ${site.SITE_NODE_PUBKEY}
-  command: [${site.SITE_NODE_COMMAND ?? "/usr/local/bin/sealbatch"}]
+  command: [${site.SITE_SEALBATCH}]
 slurm:
   partition: secure
   exclusive: true
