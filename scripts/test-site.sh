@@ -83,12 +83,18 @@ in_hub() { if multi; then ip netns exec "$HUB" "$@"; else "$@"; fi; }
 port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
 
 # A free TCP port, chosen once and remembered so that `up` stays idempotent. Ports the other sites
-# remembered count as taken even while their daemons are down.
-pick_port() {
+# remembered count as taken even while their daemons are down. A remembered port is kept while the
+# daemon that uses it runs (pid file), or while it is still free; one that something else took
+# meanwhile is chosen anew.
+pick_port() { # file start [pidfile]
   local file=$1 start=$2 p
   if [ -s "$file" ]; then
-    cat "$file"
-    return
+    p=$(cat "$file")
+    if { [ -n "${3:-}" ] && alive "$3"; } || port_free "$p"; then
+      echo "$p"
+      return
+    fi
+    rm -f "$file"
   fi
   for ((p = start; p < start + 1000; p++)); do
     if port_free "$p" && ! cat "$SITES"/*/sshd/port "$SITES"/*/slurm/*_port "$SITES"/*/vault/port 2>/dev/null | grep -qx "$p"; then
@@ -205,7 +211,7 @@ start_sshd() {
   [ -s "$SITE/sshd/ssh_host_ed25519_key" ] ||
     ssh-keygen -q -t ed25519 -N "" -C "sealbatch-test-site" -f "$SITE/sshd/ssh_host_ed25519_key"
   local port
-  port=$(pick_port "$SITE/sshd/port" 22220)
+  port=$(pick_port "$SITE/sshd/port" 22220 "$SITE/run/sshd.pid")
   put "$SITE/sshd/sshd_config" <<EOF
 # sshd of the sealbatch test site (scripts/test-site.sh)
 ListenAddress $(if multi; then echo "$NET.1"; else echo 127.0.0.1; fi)
@@ -312,8 +318,8 @@ EOF
 write_slurm_conf() {
   mkdir -p "$SITE/slurm/state" "$SITE/slurm/spool"
   local ctld_port slurmd_port cpus mem
-  ctld_port=$(pick_port "$SITE/slurm/ctld_port" 26817)
-  slurmd_port=$(pick_port "$SITE/slurm/slurmd_port" $((ctld_port + 1)))
+  ctld_port=$(pick_port "$SITE/slurm/ctld_port" 26817 "$SITE/run/slurmctld.pid")
+  slurmd_port=$(pick_port "$SITE/slurm/slurmd_port" $((ctld_port + 1)) "$(slurmd_pidfile "${NODE_LIST%% *}")")
   cpus=$(nproc)
   mem=$(($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 2 / NODES))
   write_prolog
@@ -561,7 +567,7 @@ EOF
 start_vault() {
   install -d -m 0700 "$SITE/vault"
   local port
-  port=$(pick_port "$SITE/vault/port" 28200)
+  port=$(pick_port "$SITE/vault/port" 28200 "$SITE/run/vault.pid")
   if alive "$SITE/run/vault.pid"; then return; fi
   rm -f "$SITE/vault/out" "$SITE/client/vault-token"
   # Detached from this script entirely (its own session, no inherited descriptors): `up` returns

@@ -11,16 +11,24 @@ export PATH="$(dirname "$deno"):$PATH"
 "$deno" task -q check
 # The local test site (sshd, munge, Slurm, the node side of sealbatch) for the remote, Slurm and
 # end-to-end tests: brought up once here, so that a site that cannot start fails as itself.
-# A site that was not running before is taken down again at the end (this checkout's only).
+# The sites the tests use, this checkout's own: the one-node site and the 3-node cluster of
+# tests/multinode. One that was not running before is taken down again at the end.
 log=$(mktemp)
-site_started=""
+started=()
 cleanup() {
   rm -f "$log"
-  if [ -n "$site_started" ]; then bash scripts/test-site.sh down >/dev/null 2>&1 || true; fi
+  for n in "${started[@]}"; do
+    SEALBATCH_SITE_NODES=$n bash scripts/test-site.sh down >/dev/null 2>&1 || true
+  done
 }
 trap cleanup EXIT
 if [ "$(id -u)" = 0 ]; then
-  case "$(bash scripts/test-site.sh status 2>/dev/null)" in *"sshd running"*) ;; *) site_started=1 ;; esac
+  for n in 1 3; do
+    case "$(SEALBATCH_SITE_NODES=$n bash scripts/test-site.sh status 2>/dev/null)" in
+    *"sshd running"*) ;;
+    *) started+=("$n") ;;
+    esac
+  done
   bash scripts/test-site.sh up >/dev/null
 else
   echo "test.sh: not root: the tests that need the local test site are skipped" >&2
