@@ -3,11 +3,11 @@
  * that decrypt_and_execute relies on (docs/admin.md), with what to do when it
  * fails. Read-only: nothing is created, no key leaves memory, no job runs.
  */
-import type { CheckLine } from "../remote/check.ts";
+import { attemptCheck, type CheckLine } from "../remote/check.ts";
 import { parsePrivateKey, parsePublicKey } from "../pgp/keys.ts";
 import { VaultClient } from "../kms/vault_client.ts";
 import { exec } from "../util/exec.ts";
-import { q, reason } from "../util/errors.ts";
+import { q } from "../util/errors.ts";
 import { readTextCapped } from "../util/files.ts";
 import { readSecretFile } from "../util/secret_file.ts";
 import { lookupAccount } from "./account.ts";
@@ -31,18 +31,9 @@ export interface NodeCheckReport {
 const WRAPPER = "/usr/bin/decrypt_and_execute";
 const MIB = 1024 * 1024;
 
-async function attempt(
-  lines: CheckLine[],
-  check: string,
-  hint: string,
-  fn: () => Promise<string>,
-): Promise<void> {
-  try {
-    lines.push({ check, ok: true, detail: await fn() });
-  } catch (err) {
-    lines.push({ check, ok: false, detail: reason(err), hint, kind: "input" });
-  }
-}
+/** A failed node check is a setting of the node's files: exit 3. */
+const attempt = (lines: CheckLine[], check: string, hint: string, fn: () => Promise<string>) =>
+  attemptCheck(lines, check, hint, fn, () => ({ kind: "input" }));
 
 function octal(mode: number | null): string {
   return ((mode ?? 0) & 0o7777).toString(8).padStart(4, "0");

@@ -35,6 +35,26 @@ export interface SiteCheckSettings {
   nodes?: number;
 }
 
+/**
+ * Run one check into `lines`: its detail when `fn` succeeds; its reason, `hint` and what `failed`
+ * adds (a better hint, the error kind) when it throws. True when it passed.
+ */
+export async function attemptCheck(
+  lines: CheckLine[],
+  check: string,
+  hint: string,
+  fn: () => Promise<string>,
+  failed: (err: unknown) => Pick<CheckLine, "hint" | "kind"> = () => ({}),
+): Promise<boolean> {
+  try {
+    lines.push({ check, ok: true, detail: await fn() });
+    return true;
+  } catch (err) {
+    lines.push({ check, ok: false, detail: reason(err), hint, ...failed(err) });
+    return false;
+  }
+}
+
 /** Less than this free in the remote directory fails the check. */
 const MIN_FREE_KIB = 1024 * 1024;
 

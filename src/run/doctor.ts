@@ -5,36 +5,32 @@
  */
 import type { SiteProfile } from "../config/site.ts";
 import { readPublicKeyFile } from "../pgp/keys.ts";
-import { type CheckLine, connectFailure } from "../remote/check.ts";
+import { attemptCheck, type CheckLine, connectFailure } from "../remote/check.ts";
 import { VaultClient } from "../kms/vault_client.ts";
 import { tokenFrom, tokenHint } from "../config/vault_token.ts";
-import { reason, SealbatchError } from "../util/errors.ts";
+import { SealbatchError } from "../util/errors.ts";
 import { buildHint } from "../config/site_path.ts";
 import { readSecretFile } from "../util/secret_file.ts";
 import { profileSettings, SiteBackend } from "./site_backend.ts";
 
-async function attempt(
+function attempt(
   profile: SiteProfile,
   lines: CheckLine[],
   check: string,
   hint: string,
   fn: () => Promise<string>,
 ): Promise<boolean> {
-  try {
-    lines.push({ check, ok: true, detail: await fn() });
-    return true;
-  } catch (err) {
-    // A build whose network list does not hold the site's hosts: say how to build one that does.
-    const permission = err instanceof SealbatchError && err.kind === "permission";
-    lines.push({
-      check,
-      ok: false,
-      detail: reason(err),
-      hint: permission ? `${buildHint(profile)} (${hint})` : hint,
-      ...(permission ? { kind: "permission" as const } : {}),
-    });
-    return false;
-  }
+  // A build whose network list does not hold the site's hosts: say how to build one that does.
+  return attemptCheck(
+    lines,
+    check,
+    hint,
+    fn,
+    (err) =>
+      err instanceof SealbatchError && err.kind === "permission"
+        ? { hint: `${buildHint(profile)} (${hint})`, kind: "permission" }
+        : {},
+  );
 }
 
 export async function checkProfile(
