@@ -33,6 +33,15 @@ function render(v: unknown): string {
   return esc(v);
 }
 
+/** A table's column headers (scope="col", for screen readers). */
+export function columns(...names: string[]): Html {
+  return html`
+    <thead>
+      <tr>${names.map((n) => html`<th scope="col">${n}</th>`)}</tr>
+    </thead>
+  `;
+}
+
 export const PAGES = [
   ["/sites", "Sites"],
   ["/new", "New job"],

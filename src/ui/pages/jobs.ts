@@ -13,7 +13,7 @@ import { VaultClient, vaultSettings } from "../../kms/vault_client.ts";
 import { type JobEntry, listJobs, showJob } from "../../run/project.ts";
 import { reason } from "../../util/errors.ts";
 import { readTextCapped } from "../../util/files.ts";
-import { type Html, html, layout } from "../html.ts";
+import { columns, type Html, html, layout } from "../html.ts";
 import { type Ctx, page, type Req, type Route } from "../server.ts";
 
 type KeyView = { status: JobKeyStatus } | { error: string } | undefined;
@@ -77,16 +77,7 @@ ${
       <div class="scroll">
         <table>
           <caption class="muted">jobs of ${ctx.project}</caption>
-          <thead>
-            <tr>
-              <th scope="col">job</th>
-              <th scope="col">created</th>
-              <th scope="col">slurm</th>
-              <th scope="col">state</th>
-              <th scope="col">keys</th>
-              <th scope="col">spec</th>
-            </tr>
-          </thead>
+          ${columns("job", "created", "slurm", "state", "keys", "spec")}
           <tbody>${jobs.map((j) =>
             html`
               <tr>
@@ -176,14 +167,7 @@ async function jobPage(ctx: Ctx, r: Req): Promise<Response> {
       : html`
         <div class="scroll">
           <table>
-            <thead>
-              <tr>
-                <th scope="col">key</th>
-                <th scope="col">credential</th>
-                <th scope="col">expires</th>
-                <th scope="col">alarm</th>
-              </tr>
-            </thead>
+            ${columns("key", "credential", "expires", "alarm")}
             <tbody>${k.status.keys.map((x) =>
               html`
                 <tr>

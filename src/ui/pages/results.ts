@@ -6,7 +6,7 @@
 import { listJobs, showJob } from "../../run/project.ts";
 import { viewCfl } from "../../view/view.ts";
 import { readTextCapped } from "../../util/files.ts";
-import { html, layout } from "../html.ts";
+import { columns, html, layout } from "../html.ts";
 import { type Ctx, page, refuse, type Req, type Route, withHeaders } from "../server.ts";
 
 const MAX_FILES = 1000;
@@ -91,12 +91,7 @@ async function resultsPage(ctx: Ctx, r: Req): Promise<Response> {
       : ""}
     <h2>Files</h2><div class="scroll">
       <table>
-        <thead>
-          <tr>
-            <th scope="col">file</th>
-            <th scope="col">bytes</th>
-          </tr>
-        </thead>
+        ${columns("file", "bytes")}
         <tbody>${files.map((f) =>
           html`
             <tr>

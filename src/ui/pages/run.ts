@@ -8,7 +8,7 @@ import { outcomeText } from "../../run/run.ts";
 import { formatDuration } from "../../util/duration.ts";
 import { q, reason } from "../../util/errors.ts";
 import { NAME_RE } from "../../util/user.ts";
-import { checkbox, field, form, type Html, html, layout, select } from "../html.ts";
+import { checkbox, columns, field, form, type Html, html, layout, select } from "../html.ts";
 import type { Session } from "../guard.ts";
 import type { RunRequest, UiRun } from "../runs.ts";
 import { type Ctx, page, redirect, refuse, type Req, type Route, withHeaders } from "../server.ts";
@@ -29,14 +29,7 @@ function stepsTable(run: UiRun, job: string): Html {
     <div class="scroll">
       <table>
         <caption>Steps of ${job}</caption>
-        <thead>
-          <tr>
-            <th scope="col">step</th>
-            <th scope="col">state</th>
-            <th scope="col">time</th>
-            <th scope="col">detail</th>
-          </tr>
-        </thead>
+        ${columns("step", "state", "time", "detail")}
         <tbody>${STEPS.map((name) => {
           const s = v.steps.get(name);
           const state = !s ? "-" : s.phase === "running" ? "running" : s.phase;
@@ -84,15 +77,7 @@ function overview(run: UiRun): Html {
     <h2>Jobs of the cohort</h2>
     <div class="scroll">
       <table>
-        <thead>
-          <tr>
-            <th scope="col">input</th>
-            <th scope="col">job</th>
-            <th scope="col">step</th>
-            <th scope="col">slurm</th>
-            <th scope="col">Slurm state</th>
-          </tr>
-        </thead>
+        ${columns("input", "job", "step", "slurm", "Slurm state")}
         <tbody>${rows}</tbody>
       </table>
     </div>
@@ -129,15 +114,7 @@ function summaryBlock(run: UiRun): Html {
       <h2>Cohort</h2>
       <div class="scroll">
         <table>
-          <thead>
-            <tr>
-              <th scope="col">input</th>
-              <th scope="col">job</th>
-              <th scope="col">slurm</th>
-              <th scope="col">result</th>
-              <th scope="col">outputs</th>
-            </tr>
-          </thead>
+          ${columns("input", "job", "slurm", "result", "outputs")}
           <tbody>${run.rows.map((r) =>
             html`
               <tr>
@@ -167,13 +144,7 @@ function summaryBlock(run: UiRun): Html {
       <h3>Would upload</h3>
       <div class="scroll">
         <table>
-          <thead>
-            <tr>
-              <th scope="col">file</th>
-              <th scope="col">bytes</th>
-              <th scope="col">SHA-256</th>
-            </tr>
-          </thead>
+          ${columns("file", "bytes", "SHA-256")}
           <tbody>${s.uploads.map((u) =>
             html`
               <tr>
@@ -314,14 +285,7 @@ ${
     runs.length === 0 ? html`<p>No runs yet.</p>` : html`
       <div class="scroll">
         <table>
-          <thead>
-            <tr>
-              <th scope="col">started</th>
-              <th scope="col">what</th>
-              <th scope="col">status</th>
-              <th scope="col">jobs</th>
-            </tr>
-          </thead>
+          ${columns("started", "what", "status", "jobs")}
           <tbody>${runs.map((run) =>
             html`
               <tr>

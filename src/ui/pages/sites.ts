@@ -10,7 +10,7 @@ import { siteTemplate } from "../../config/site_template.ts";
 import { q, reason } from "../../util/errors.ts";
 import { exists, writeFileAtomic } from "../../util/files.ts";
 import { localUser, NAME_RE } from "../../util/user.ts";
-import { field, flash, form, type Html, html, layout } from "../html.ts";
+import { columns, field, flash, form, type Html, html, layout } from "../html.ts";
 import { LOCAL_SITE } from "../local_site.ts";
 import { type Ctx, page, redirect, type Req, type Route } from "../server.ts";
 
@@ -62,14 +62,7 @@ function checkTable(ctx: Ctx, name: string): Html {
     <div class="scroll">
       <table>
         <caption class="muted">site check ${name}</caption>
-        <thead>
-          <tr>
-            <th scope="col">result</th>
-            <th scope="col">check</th>
-            <th scope="col">detail</th>
-            <th scope="col">what to do</th>
-          </tr>
-        </thead>
+        ${columns("result", "check", "detail", "what to do")}
         <tbody>${c.lines.map((l) =>
           html`
             <tr>
