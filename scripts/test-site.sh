@@ -529,7 +529,7 @@ EOF
   local rule=/etc/sudoers.d/sealbatch-test-$SITE_USER
   cat >"$rule.new" <<EOF
 # The site's job user may run exactly the node's decrypt-and-execute as root (it drops to the job's user).
-Defaults!$SITES/$SITE_USER/lib/sealbatch-node env_keep += "SLURM_JOB_ID"
+Defaults!$SITES/$SITE_USER/lib/sealbatch-node env_keep += "SLURM_JOB_ID SLURMD_NODENAME"
 $SITE_USER ALL=(root) NOPASSWD: $SITES/$SITE_USER/lib/sealbatch-node node decrypt-and-execute, $SITES/$SITE_USER/lib/sealbatch-node node decrypt-and-execute *
 EOF
   chmod 0440 "$rule.new"

@@ -44,11 +44,18 @@ export function nodeDecryptCommand() {
     .option("--script <file>", "outside Slurm: the batch script (run.sh)")
     .option("--signature <file>", "outside Slurm: its signature (default SCRIPT.sig)")
     .option("--user <account>", "outside Slurm: the job's account (default: the caller)")
+    .option(
+      "--node-part",
+      "one node's part of a job of several nodes (the node side starts it through srun)",
+    )
     .addHelpText(
       "after",
       `
 Inside Slurm the job (owner, batch script) comes from 'scontrol show job $SLURM_JOB_ID';
-run.sh.sig must lie beside run.sh. The command exits with the script's exit status;
+run.sh.sig must lie beside run.sh. A job sealed for several nodes runs on every node of
+its allocation: this command, on the first node, starts '--node-part' on all of them
+through srun (each verifies, decrypts and fetches its own keys), and starts the command
+once every node is ready. The command exits with the script's exit status;
 refusals exit 4 before anything is decrypted or run where the order allows.
 
 Examples:
@@ -60,6 +67,10 @@ Examples:
     )
     .action(async (opts) => {
       const { decryptAndExecute } = await import("../node/decrypt_and_execute.ts");
+      const stdout = (line: string) => {
+        const bytes = new TextEncoder().encode(line);
+        for (let at = 0; at < bytes.length;) at += Deno.stdout.writeSync(bytes.subarray(at));
+      };
       const out = await decryptAndExecute({
         ...(opts.config !== undefined ? { configFile: opts.config } : {}),
         ...(opts.nodeKey !== undefined ? { nodeKey: opts.nodeKey } : {}),
@@ -68,11 +79,13 @@ Examples:
         ...(opts.script !== undefined ? { script: opts.script } : {}),
         ...(opts.signature !== undefined ? { signature: opts.signature } : {}),
         ...(opts.user !== undefined ? { user: opts.user } : {}),
-        stdin: await readStdin(),
+        // A part's stdin is the coordinator's channel, read as the job goes.
+        ...(opts.nodePart ? { part: { stdin: Deno.stdin.readable, stdout } } : {}),
+        stdin: opts.nodePart ? undefined : await readStdin(),
         passphrase: passphraseSource(undefined),
         notify: (line) => note(`sealbatch: ${line}`),
       });
       // The job's exit status is ours; every cleanup has already run.
-      if (out.exitCode !== 0) Deno.exit(out.exitCode);
+      if (out.exitCode !== 0 || opts.nodePart) Deno.exit(out.exitCode);
     });
 }

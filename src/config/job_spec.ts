@@ -7,6 +7,7 @@ import { inputError, q } from "../util/errors.ts";
 import { NAME_RE } from "../util/user.ts";
 import { resources, type SlurmResources } from "./site.ts";
 import { YamlFile } from "./yaml.ts";
+import type { OutputsFrom } from "../job/manifest.ts";
 
 export type ImageSource =
   | { kind: "none" }
@@ -28,6 +29,11 @@ export interface JobSpec {
   outputs: string;
   /** File system size of the output container the node makes: "auto" (the smallest) or bytes. */
   outputSize: "auto" | number;
+  /**
+   * A job of several nodes: keep the first node's outputs (in `outputs`) or
+   * every node's (in `outputs/node-I`).
+   */
+  outputsFrom: OutputsFrom;
 }
 
 const PLACEHOLDERS = ["input", "output", "image"];
@@ -48,6 +54,7 @@ export async function loadJobSpec(path: string): Promise<JobSpec> {
     "resources",
     "outputs",
     "output_size",
+    "outputs_from",
   ]);
 
   const name = root.string("name", true);
@@ -134,6 +141,15 @@ export async function loadJobSpec(path: string): Promise<JobSpec> {
     );
   }
 
+  const outputsFrom = root.string("outputs_from") ?? "first";
+  if (outputsFrom !== "first" && outputsFrom !== "all") {
+    throw inputError(
+      `${file.where(["outputs_from"])}: expected "first" or "all" (nodes), got ${q(outputsFrom)}`,
+      {
+        hint: "first: the first node's outputs; all: every node's, in outputs/node-0, node-1, ...",
+      },
+    );
+  }
   return {
     path,
     name,
@@ -143,5 +159,6 @@ export async function loadJobSpec(path: string): Promise<JobSpec> {
     resources: resources(root.map("resources")),
     outputs: resolve(base, root.string("outputs") ?? "results"),
     outputSize,
+    outputsFrom,
   };
 }

@@ -5,9 +5,13 @@
  *   # sealbatch-manifest: {"v":1,"job":"ID","nonce":"HEX","not_after":"RFC3339","user":"NAME","inputs":{...}}
  *
  * An optional "results" names the file the node hashes into its signed receipt.
+ * A job of several nodes says how many ("nodes", the allocation must match)
+ * and whether every node seals its own results ("outputs_from": "all") or
+ * only the first one does ("first"); node I > 0 seals to resultsOfNode().
  */
 import { inputError, q } from "../util/errors.ts";
 import { NAME_RE } from "../util/user.ts";
+import { MAX_NODES } from "../kms/credentials.ts";
 
 export const MANIFEST_PREFIX = "# sealbatch-manifest: ";
 
@@ -22,11 +26,37 @@ export interface Manifest {
   inputs: Record<string, string>;
   /** The results container the node hashes into its receipt (relative, like inputs). */
   results?: string;
+  /** Nodes the job runs on (2 or more; absent: one). */
+  nodes?: number;
+  /** With nodes: tasks of the command on each node (absent: one). */
+  tasks_per_node?: number;
+  /** With nodes: whose results are kept (absent: "first"). */
+  outputs_from?: OutputsFrom;
+}
+
+/** Whose results a job of several nodes keeps: the first node's, or every node's. */
+export type OutputsFrom = "first" | "all";
+
+/** The results container of node `index`: node 0 keeps the manifest's name. */
+export function resultsOfNode(results: string, index: number): string {
+  if (!Number.isInteger(index) || index < 0) throw inputError(`invalid node index ${index}`);
+  return index === 0 ? results : results.replace(/(\.img)?$/, `.node-${index}$1`);
 }
 
 const NONCE_RE = /^[0-9a-f]{32,128}$/;
 const SHA256_RE = /^[0-9a-f]{64}$/;
-const KEYS = ["v", "job", "nonce", "not_after", "user", "inputs", "results"];
+const KEYS = [
+  "v",
+  "job",
+  "nonce",
+  "not_after",
+  "user",
+  "inputs",
+  "results",
+  "nodes",
+  "tasks_per_node",
+  "outputs_from",
+];
 
 /** A relative path that stays below the job directory. */
 export function checkInputPath(path: string): string {
@@ -102,6 +132,25 @@ export function validateManifest(value: unknown): Manifest {
   if (m.results !== undefined) {
     if (typeof m.results !== "string") throw bad("results is not a path");
     checkInputPath(m.results);
+  }
+  if (m.nodes !== undefined) {
+    const n = m.nodes;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 2 || n > MAX_NODES) {
+      throw bad(`nodes must be a whole number 2-${MAX_NODES}`);
+    }
+  }
+  if (m.tasks_per_node !== undefined) {
+    const t = m.tasks_per_node;
+    if (m.nodes === undefined) throw bad("tasks_per_node without nodes");
+    if (typeof t !== "number" || !Number.isInteger(t) || t < 1 || t > 1024) {
+      throw bad("tasks_per_node must be a whole number 1-1024");
+    }
+  }
+  if (m.outputs_from !== undefined) {
+    if (m.nodes === undefined) throw bad("outputs_from without nodes");
+    if (m.outputs_from !== "first" && m.outputs_from !== "all") {
+      throw bad(`outputs_from must be "first" or "all", not ${q(m.outputs_from)}`);
+    }
   }
   return m as unknown as Manifest;
 }

@@ -7,6 +7,10 @@
  *    "signer":"FPR","results":{"path":"output.results.img","sha256":"HEX","bytes":N}|null,
  *    "started_at":"RFC3339","ended_at":"RFC3339","exit_code":N}
  *
+ * A job of several nodes adds "nodes": every node that ran it, in Slurm's
+ * order, with the results container it sealed (null where only the first
+ * node's results are kept); "results" is then node 0's.
+ *
  * receipt.json.sig is an armored detached signature by the node key over the
  * exact bytes of receipt.json. The file comes back from the shared file
  * system, so it is untrusted until the signature and every field check out.
@@ -38,6 +42,13 @@ export interface Receipt {
   started_at: string;
   ended_at: string;
   exit_code: number;
+  /** Jobs of several nodes only. */
+  nodes?: ReceiptNode[];
+}
+
+export interface ReceiptNode {
+  host: string;
+  results: ReceiptResults | null;
 }
 
 /** A receipt is a few hundred bytes; anything far larger is not one. */
@@ -55,7 +66,10 @@ const FIELDS = [
   "started_at",
   "ended_at",
   "exit_code",
+  "nodes",
 ] as const;
+const HOST_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+const MAX_RECEIPT_NODES = 64;
 const NONCE_RE = /^[0-9a-f]{32,128}$/;
 const SHA256_RE = /^[0-9a-f]{64}$/;
 const FPR_RE = /^[0-9A-F]{40}$|^[0-9A-F]{64}$/;
@@ -108,27 +122,46 @@ export function parseReceipt(bytes: Uint8Array): Receipt {
   if (typeof code !== "number" || !Number.isInteger(code) || code < 0 || code > 255) {
     throw bad("exit_code missing or invalid");
   }
-  let results: ReceiptResults | null = null;
-  if (d.results !== null) {
-    const r = d.results;
-    if (typeof r !== "object" || Array.isArray(r)) throw bad("invalid results");
+  const resultsOf = (r: unknown, what: string): ReceiptResults | null => {
+    if (r === null) return null;
+    if (typeof r !== "object" || r === undefined || Array.isArray(r)) throw bad(`invalid ${what}`);
     const o = r as Record<string, unknown>;
     if (Object.keys(o).some((k) => !["path", "sha256", "bytes"].includes(k))) {
-      throw bad("results has unknown fields");
+      throw bad(`${what} has unknown fields`);
     }
-    if (typeof o.path !== "string") throw bad("results.path missing");
+    if (typeof o.path !== "string") throw bad(`${what}.path missing`);
     try {
       checkInputPath(o.path);
     } catch {
-      throw bad("results.path is not a relative path");
+      throw bad(`${what}.path is not a relative path`);
     }
     if (typeof o.sha256 !== "string" || !SHA256_RE.test(o.sha256)) {
-      throw bad("results.sha256 missing or invalid");
+      throw bad(`${what}.sha256 missing or invalid`);
     }
     if (typeof o.bytes !== "number" || !Number.isSafeInteger(o.bytes) || o.bytes < 0) {
-      throw bad("results.bytes missing or invalid");
+      throw bad(`${what}.bytes missing or invalid`);
     }
-    results = { path: o.path, sha256: o.sha256, bytes: o.bytes };
+    return { path: o.path, sha256: o.sha256, bytes: o.bytes };
+  };
+  const results = resultsOf(d.results, "results");
+  let nodes: ReceiptNode[] | undefined;
+  if (d.nodes !== undefined) {
+    const list = d.nodes;
+    if (!Array.isArray(list) || list.length < 2 || list.length > MAX_RECEIPT_NODES) {
+      throw bad(`nodes must list 2-${MAX_RECEIPT_NODES} nodes`);
+    }
+    nodes = list.map((entry: unknown, i) => {
+      const what = `nodes[${i}]`;
+      if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+        throw bad(`invalid ${what}`);
+      }
+      const e = entry as Record<string, unknown>;
+      if (Object.keys(e).some((k) => !["host", "results"].includes(k))) {
+        throw bad(`${what} has unknown fields`);
+      }
+      if (typeof e.host !== "string" || !HOST_RE.test(e.host)) throw bad(`${what}.host invalid`);
+      return { host: e.host, results: resultsOf(e.results ?? null, `${what}.results`) };
+    });
   }
   return {
     v: 1,
@@ -142,6 +175,7 @@ export function parseReceipt(bytes: Uint8Array): Receipt {
     started_at: startedAt,
     ended_at: endedAt,
     exit_code: code,
+    ...(nodes ? { nodes } : {}),
   };
 }
 
@@ -151,7 +185,14 @@ export interface VerifyReceiptInput {
   signature: string;
   /** The node's armored public key. */
   nodePublicKey: string;
-  expect: { job: string; nonce: string; resultsSha256?: string };
+  expect: {
+    job: string;
+    nonce: string;
+    resultsSha256?: string;
+    /** A job of several nodes: how many, and the SHA-256 of each node's fetched results (I > 0). */
+    nodes?: number;
+    nodeResultsSha256?: Record<number, string>;
+  };
 }
 
 /**
@@ -195,6 +236,22 @@ export async function verifyReceipt(o: VerifyReceiptInput): Promise<Receipt> {
       throw refusal(
         `the results container does not match the receipt of job ${q(r.job)}: ` +
           `SHA-256 ${want} fetched, ${r.results.sha256} signed by the node`,
+      );
+    }
+  }
+  const nodes = o.expect.nodes ?? 1;
+  if ((r.nodes?.length ?? 1) !== nodes) {
+    throw refusal(
+      `the receipt of job ${q(r.job)} names ${r.nodes?.length ?? 1} node(s), ` +
+        `but the job was sealed for ${nodes}`,
+    );
+  }
+  for (const [index, sha] of Object.entries(o.expect.nodeResultsSha256 ?? {})) {
+    const signed = r.nodes?.[Number(index)]?.results;
+    if (signed?.sha256 !== sha) {
+      throw refusal(
+        `the results of node ${index} do not match the receipt of job ${q(r.job)}: ` +
+          `SHA-256 ${sha} fetched, ${signed?.sha256 ?? "none"} signed by the node`,
       );
     }
   }

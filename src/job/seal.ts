@@ -13,7 +13,7 @@ import { encryptTo } from "../pgp/encrypt.ts";
 import { signDetached } from "../pgp/sign.ts";
 import { wrapRunScript } from "./envelope.ts";
 import { buildPayload, checkInputPath } from "./manifest.ts";
-import type { Manifest } from "./manifest.ts";
+import type { Manifest, OutputsFrom } from "./manifest.ts";
 
 /** Command scripts are small text files; this bounds what is read. */
 export const MAX_COMMAND_BYTES = 1024 * 1024;
@@ -44,6 +44,8 @@ export interface SealJobInput {
   jobId?: string;
   /** Results container (relative to run.sh's directory) the node hashes into its receipt. */
   results?: string;
+  /** A job of several nodes: how many, tasks per node, and whose results are kept. */
+  across?: { nodes: number; tasksPerNode?: number; outputsFrom: OutputsFrom };
   now?: Date;
 }
 
@@ -130,6 +132,15 @@ export async function sealJob(input: SealJobInput): Promise<SealJobOutput> {
     user: input.user,
     inputs,
     ...(input.results !== undefined ? { results: input.results } : {}),
+    ...(input.across
+      ? {
+        nodes: input.across.nodes,
+        ...(input.across.tasksPerNode !== undefined
+          ? { tasks_per_node: input.across.tasksPerNode }
+          : {}),
+        outputs_from: input.across.outputsFrom,
+      }
+      : {}),
   };
   const payload = new TextEncoder().encode(buildPayload(command, manifest));
   const message = await encryptTo(payload, nodeKey, `node key ${q(input.nodeKey)}`);

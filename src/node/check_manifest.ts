@@ -28,6 +28,8 @@ export interface ManifestCheck {
   tellFailure?: (line: string) => void;
   /** The job's account: it must own the inputs, and gets the copies (when we are root). */
   account: { uid: number; gid: number };
+  /** A job of several nodes: this node's index (its nonce is claimed per node). */
+  nodeIndex?: number;
 }
 
 /** Room left in private storage beyond the copies: the job needs some to work in. */
@@ -69,7 +71,7 @@ export async function checkManifest(c: ManifestCheck): Promise<Manifest | undefi
   if (c.now.getTime() > Date.parse(m.not_after)) {
     throw refusal(`job ${q(m.job)} expired at ${m.not_after}`);
   }
-  await assertNonceUnused(c.stateDir, m);
+  await assertNonceUnused(c.stateDir, m, c.nodeIndex);
   let room = await freeBytes(c.copies) - MARGIN;
   const owner = Deno.uid() === 0 ? { owner: c.account } : {};
   for (const [path, want] of Object.entries(m.inputs)) {
@@ -103,6 +105,6 @@ export async function checkManifest(c: ManifestCheck): Promise<Manifest | undefi
     }
     room -= (await Deno.stat(copy)).size;
   }
-  await claimNonce(c.stateDir, m, c.now);
+  await claimNonce(c.stateDir, m, c.now, c.nodeIndex);
   return m;
 }

@@ -12,6 +12,12 @@
  *  6. when the manifest names a results file: write receipt.json and its
  *     signature by the node key (see src/job/receipt.ts).
  * Every refusal happens before the step after it; nothing runs on a refusal.
+ *
+ * A job sealed for several nodes runs this on its first node as the
+ * coordinator: after steps 1-4 (without claiming the nonce or copying
+ * inputs) it starts the same checks on every node through Slurm, with
+ * --node-part, and only then the command (see across_nodes.ts). It writes
+ * the receipt, naming every node, once every node has sealed its results.
  */
 import { q, reason, refusal, SealbatchError, usageError } from "../util/errors.ts";
 import { exists } from "../util/files.ts";
@@ -31,7 +37,18 @@ import { loadNodeConfig } from "./config.ts";
 import type { NodeConfig } from "./config.ts";
 import { lookupAccount } from "./account.ts";
 import type { Account } from "./account.ts";
-import { currentSlurmJob, slurmBatchScript } from "./slurm_job.ts";
+import { currentSlurmJob, jobHosts, slurmBatchScript } from "./slurm_job.ts";
+import type { SlurmJob } from "./slurm_job.ts";
+import {
+  checkAllocation,
+  coordinate,
+  nodeIndex,
+  partDirName,
+  partLine,
+  readVerdict,
+  READY_LINE,
+  refuseLonePart,
+} from "./across_nodes.ts";
 import { checkManifest } from "./check_manifest.ts";
 import { executeScript } from "./execute.ts";
 import { requireSigningKey, writeReceipt } from "./write_receipt.ts";
@@ -49,6 +66,12 @@ export interface DecryptAndExecuteInput {
   user?: string;
   /** What arrived on stdin (the here-document); undefined when stdin is a terminal. */
   stdin: Uint8Array | undefined;
+  /**
+   * One node's part of a job of several nodes (started by the coordinator
+   * through srun): the message comes from the signed script, and stdin
+   * carries the coordinator's verdict instead.
+   */
+  part?: { stdin: ReadableStream<Uint8Array>; stdout: (line: string) => void };
   passphrase?: PassphraseSource;
   /** Progress lines for the job log (never plaintext). */
   notify?: (line: string) => void;
@@ -73,8 +96,8 @@ interface JobRef {
   script: string;
   signature: string;
   account: Account;
-  /** Slurm job id, when inside Slurm. */
-  slurmJob: string | undefined;
+  /** Slurm's record, when inside Slurm. */
+  slurm: SlurmJob | undefined;
 }
 
 function env(name: string): string | undefined {
@@ -113,7 +136,7 @@ function refuseOverridesThroughSudo(input: DecryptAndExecuteInput, who: Caller):
 async function findJob(input: DecryptAndExecuteInput, who: Caller): Promise<JobRef> {
   let script: string;
   let claimed: string;
-  let slurmJob: string | undefined;
+  let slurm: SlurmJob | undefined;
   if (input.script === undefined) {
     const id = env("SLURM_JOB_ID");
     if (id === undefined) {
@@ -127,7 +150,7 @@ async function findJob(input: DecryptAndExecuteInput, who: Caller): Promise<JobR
     }
     script = job.command;
     claimed = job.user;
-    slurmJob = id;
+    slurm = job;
   } else {
     script = input.script;
     claimed = input.user ?? who.sudoUser ?? localUser();
@@ -145,7 +168,7 @@ async function findJob(input: DecryptAndExecuteInput, who: Caller): Promise<JobR
       `the job belongs to ${q(account.name)}; running it as uid ${who.uid} needs root (sudo)`,
     );
   }
-  return { script, signature: input.signature ?? `${script}.sig`, account, slurmJob };
+  return { script, signature: input.signature ?? `${script}.sig`, account, slurm };
 }
 
 /** Any error from a check on the job itself becomes a refusal with the same text. */
@@ -167,11 +190,32 @@ async function applyOverrides(input: DecryptAndExecuteInput): Promise<NodeConfig
 export async function decryptAndExecute(
   input: DecryptAndExecuteInput,
 ): Promise<DecryptAndExecuteOutput> {
+  const part = input.part;
+  if (part === undefined) return await runJob(input);
+  // A part says why it stops, so the coordinator stops the other nodes with its exit code.
+  let index: number | undefined;
+  try {
+    return await runJob(input, (i) => index = i);
+  } catch (err) {
+    part.stdout(partLine.failed(index, err instanceof SealbatchError ? err.exitCode : 1));
+    throw err;
+  }
+}
+
+async function runJob(
+  input: DecryptAndExecuteInput,
+  onIndex?: (index: number) => void,
+): Promise<DecryptAndExecuteOutput> {
   const notify = input.notify ?? (() => {});
   const who = caller();
   refuseOverridesThroughSudo(input, who);
+  if (input.part !== undefined) {
+    if (input.script !== undefined) throw usageError("--node-part cannot be used with --script");
+    refuseLonePart(env("SLURM_JOB_ID"));
+  }
   const config = await applyOverrides(input);
   const job = await findJob(input, who);
+  const slurmJob = job.slurm?.id;
   const user = job.account.name;
   const jobDir = job.script.includes("/")
     ? job.script.slice(0, job.script.lastIndexOf("/")) || "/"
@@ -184,9 +228,9 @@ export async function decryptAndExecute(
   // Inside Slurm the bytes checked are the ones Slurm stored and bash runs,
   // not the shared file, which could differ by now.
   const scriptLimit = ARMOR_LIMITS.message + 4096;
-  const scriptBytes = job.slurmJob === undefined
+  const scriptBytes = slurmJob === undefined
     ? await readJobFile(job.script, rules(`batch script ${q(job.script)}`, scriptLimit))
-    : await slurmBatchScript(job.slurmJob, scriptLimit).catch((err) => {
+    : await slurmBatchScript(slurmJob, scriptLimit).catch((err) => {
       throw asRefusal(err);
     });
   const sigBytes = await readJobFile(
@@ -212,9 +256,14 @@ export async function decryptAndExecute(
   } catch (err) {
     throw asRefusal(err);
   }
-  const received = input.stdin === undefined ? "" : new TextDecoder().decode(input.stdin);
+  // A part's stdin is the coordinator's channel: its message is the signed script's own.
+  const received = input.part !== undefined
+    ? message
+    : input.stdin === undefined
+    ? ""
+    : new TextDecoder().decode(input.stdin);
   if (received.trim() === "") {
-    if (job.slurmJob !== undefined) throw refusal("no job message on stdin");
+    if (slurmJob !== undefined) throw refusal("no job message on stdin");
   } else if (normalizeArmor(received) !== normalizeArmor(message)) {
     throw refusal("the message on stdin is not the one in the signed batch script");
   }
@@ -227,14 +276,74 @@ export async function decryptAndExecute(
   } catch (err) {
     throw asRefusal(err);
   }
+  const signer = verified.fingerprint.toUpperCase();
+  const text = new TextDecoder().decode(payload);
+  const peeked = peekManifest(text);
+  // A job of several nodes: every node checks the allocation; the first one coordinates.
+  let across: { hosts: string[]; index: number } | undefined;
+  if (peeked?.nodes !== undefined || input.part !== undefined) {
+    const nodes = peeked?.nodes;
+    if (nodes === undefined) {
+      payload.fill(0);
+      throw refusal("--node-part: the job was not sealed for several nodes");
+    }
+    if (job.slurm === undefined) {
+      payload.fill(0);
+      throw refusal(`job ${q(peeked!.job)} of ${nodes} nodes runs only inside Slurm`);
+    }
+    const hosts = await jobHosts(job.slurm).catch((err) => {
+      payload.fill(0);
+      throw asRefusal(err);
+    });
+    try {
+      checkAllocation({ job: peeked!.job, nodes, hosts, workDir: config.workDir });
+    } catch (err) {
+      payload.fill(0);
+      throw err;
+    }
+    if (input.part === undefined) {
+      payload.fill(0);
+      if (peeked!.results !== undefined) await requireSigningKey(nodeKey);
+      return await coordinateJob({
+        manifest: peeked!,
+        account: job.account,
+        slurm: job.slurm,
+        hosts,
+        workDir: config.workDir!,
+        jobDir,
+        signer,
+        nodeKey,
+        notify,
+      });
+    }
+    across = { hosts, index: nodeIndex(hosts, selfName()) };
+    onIndex?.(across.index);
+  }
   // Created before the nonce is claimed, so a node without usable private
   // storage does not burn the job.
   let dir: PrivateDir | undefined;
+  // A part: the coordinator's verdict (the command's status, or stop) is read from the start.
+  const stop = new AbortController();
+  let toScript: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const scriptStdin = input.part &&
+    new ReadableStream<Uint8Array>({ start: (c) => void (toScript = c) });
+  if (input.part) {
+    readVerdict(input.part.stdin).then((v) => {
+      if (v?.kind === "status") toScript?.enqueue(new TextEncoder().encode(`${v.code}\n`));
+      else stop.abort();
+      toScript?.close();
+    });
+  }
   try {
-    dir = await makePrivateDir("sealbatch-job", config.workDir ? { base: config.workDir } : {});
-    const text = new TextDecoder().decode(payload);
+    dir = await makePrivateDir(
+      across ? partDirName(slurmJob!, across.index) : "sealbatch-job",
+      {
+        ...(config.workDir ? { base: config.workDir } : {}),
+        ...(across ? { exactName: true } : {}),
+      },
+    );
     // A receipt needs a node key that signs; checked before the nonce is claimed, too.
-    if (peekManifest(text)?.results !== undefined) await requireSigningKey(nodeKey);
+    if (!across && peeked?.results !== undefined) await requireSigningKey(nodeKey);
     const copies = `${dir.path}/inputs`;
     await Deno.mkdir(copies, { mode: 0o700 });
     if (Deno.uid() === 0) await Deno.chown(copies, job.account.uid, job.account.gid);
@@ -247,8 +356,9 @@ export async function decryptAndExecute(
       now: input.now ?? new Date(),
       copies,
       account: job.account,
+      ...(across ? { nodeIndex: across.index } : {}),
       // In a job (Slurm's, or the local executor's): the client reads the stage back from the log.
-      ...(job.slurmJob !== undefined || env("SLURM_JOB_NAME") !== undefined
+      ...(slurmJob !== undefined || env("SLURM_JOB_NAME") !== undefined
         ? { tellFailure: (line: string) => console.error(line) }
         : {}),
     });
@@ -258,6 +368,11 @@ export async function decryptAndExecute(
         : `job without manifest accepted (accept_unmanifested), signed by ${verified.fingerprint.toUpperCase()}, running as ${user}`,
     );
 
+    // Another node failed while this one checked: nothing runs here either.
+    if (stop.signal.aborted) {
+      throw refusal("another node of the job failed: stopped before the command");
+    }
+
     // 5. Run, then sign what the job left (also when it failed).
     const startedAt = new Date();
     const exitCode = await executeScript({
@@ -266,20 +381,36 @@ export async function decryptAndExecute(
       cwd: jobDir,
       dir,
       env: {
-        ...scriptEnv(config, manifest, job.slurmJob, configPath(input)),
+        ...scriptEnv(config, manifest, slurmJob, configPath(input)),
         // The verified copies of the inputs: the only ones the job may use.
         ...(manifest ? { SEALBATCH_INPUTS: copies } : {}),
+        ...(across
+          ? {
+            SEALBATCH_NODE_INDEX: String(across.index),
+            SEALBATCH_NODES: String(across.hosts.length),
+            SLURM_NODEID: String(across.index),
+          }
+          : {}),
       },
       sealed: manifest?.results !== undefined,
+      ...(input.part && scriptStdin
+        ? {
+          stdin: scriptStdin,
+          signal: stop.signal,
+          onProgress: (line: string) => {
+            if (line === READY_LINE) input.part!.stdout(partLine.ready(across!.index));
+          },
+        }
+        : {}),
     });
-    const signer = verified.fingerprint.toUpperCase();
     const results = manifest?.results;
-    if (manifest !== undefined && results !== undefined) {
+    // A part's receipt is the coordinator's, over every node's results.
+    if (manifest !== undefined && results !== undefined && !across) {
       await writeReceipt({
         jobDir,
         manifest: { ...manifest, results },
         account: job.account,
-        slurmJob: job.slurmJob,
+        slurmJob,
         signer,
         nodeKey,
         startedAt,
@@ -292,7 +423,55 @@ export async function decryptAndExecute(
   } finally {
     payload.fill(0);
     await dir?.remove();
+    stop.abort();
   }
+}
+
+/** This node's name as Slurm knows it (slurmd sets SLURMD_NODENAME in every step). */
+function selfName(): string {
+  return env("SLURMD_NODENAME") ?? Deno.hostname();
+}
+
+interface CoordinateJobInput {
+  manifest: Manifest;
+  account: Account;
+  slurm: SlurmJob;
+  hosts: string[];
+  workDir: string;
+  jobDir: string;
+  signer: string;
+  nodeKey: Awaited<ReturnType<typeof readPrivateKeyFile>>;
+  notify: (line: string) => void;
+}
+
+/** The first node of a job of several nodes: start it on all, then sign the receipt. */
+async function coordinateJob(c: CoordinateJobInput): Promise<DecryptAndExecuteOutput> {
+  const startedAt = new Date();
+  const out = await coordinate({
+    slurmJob: c.slurm.id,
+    account: c.account,
+    hosts: c.hosts,
+    tasksPerNode: c.manifest.tasks_per_node ?? 1,
+    workDir: c.workDir,
+    notify: c.notify,
+  });
+  const results = c.manifest.results;
+  if (results !== undefined && out.ran) {
+    await writeReceipt({
+      jobDir: c.jobDir,
+      manifest: { ...c.manifest, results },
+      account: c.account,
+      slurmJob: c.slurm.id,
+      signer: c.signer,
+      nodeKey: c.nodeKey,
+      startedAt,
+      endedAt: new Date(),
+      exitCode: out.exitCode,
+      hosts: c.hosts,
+    });
+    c.notify(`receipt written (exit status ${out.exitCode})`);
+  }
+  return { exitCode: out.exitCode, user: c.account.name, manifest: c.manifest, signer: c.signer };
 }
 
 /** The manifest if it parses; checkManifest reports any problem with it. */

@@ -27,6 +27,12 @@ export interface ExecuteInput {
   env: Record<string, string>;
   /** The job seals its results: only progress lines may reach the log. */
   sealed: boolean;
+  /** A job of several nodes: what the node side tells the script (default: nothing). */
+  stdin?: ReadableStream<Uint8Array>;
+  /** Each progress line passed on to the log (the node side of a job of several nodes listens). */
+  onProgress?: (line: string) => void;
+  /** Ends the script (its whole process group): another node of the job failed. */
+  signal?: AbortSignal;
 }
 
 const ANY_EXIT = Array.from({ length: 256 }, (_, i) => i);
@@ -44,7 +50,7 @@ function toLog(line: string): void {
  * A sink that passes on progress lines only (and the `hint:` line right after
  * a sealbatch error); overlong lines are dropped whole, unread.
  */
-function progressSink(): WritableStream<Uint8Array> {
+export function progressSink(onProgress?: (line: string) => void): WritableStream<Uint8Array> {
   const decoder = new TextDecoder();
   let pending = "";
   let overlong = false;
@@ -52,6 +58,7 @@ function progressSink(): WritableStream<Uint8Array> {
   const forward = (line: string) => {
     const progress = PROGRESS_LINE.test(line);
     if (progress || (afterError && HINT_LINE.test(line))) toLog(line);
+    if (progress) onProgress?.(line);
     afterError = progress && line.startsWith("sealbatch: error: ");
   };
   return new WritableStream({
@@ -105,8 +112,10 @@ export async function executeScript(input: ExecuteInput): Promise<number> {
     cwd: input.cwd,
     env,
     ...(input.sealed
-      ? { stdoutTo: progressSink(), stderrTo: progressSink() }
+      ? { stdoutTo: progressSink(input.onProgress), stderrTo: progressSink(input.onProgress) }
       : { inherit: "both" as const }),
+    ...(input.stdin ? { stdin: input.stdin } : {}),
+    ...(input.signal ? { signal: input.signal, processGroup: true } : {}),
     okCodes: ANY_EXIT,
     what: "running the job",
     kind: "job",

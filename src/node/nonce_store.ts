@@ -8,18 +8,32 @@ import { inputError, q, reason, refusal } from "../util/errors.ts";
 import { exists } from "../util/files.ts";
 import type { Manifest } from "../job/manifest.ts";
 
-const noncePath = (stateDir: string, nonce: string) => `${stateDir}/nonces/${nonce}`;
+/**
+ * A job of several nodes is claimed once per node (scope: the node's index):
+ * nodes may share one state directory, as on a test cluster.
+ */
+const noncePath = (stateDir: string, m: Manifest, scope?: number) =>
+  `${stateDir}/nonces/${m.nonce}${scope === undefined ? "" : `.node-${scope}`}`;
 
 function replayed(m: Manifest): Error {
   return refusal(`job ${q(m.job)} was already run on this node (nonce seen before): replay`);
 }
 
 /** Fast check before expensive work; `claimNonce` is the authoritative one. */
-export async function assertNonceUnused(stateDir: string, m: Manifest): Promise<void> {
-  if (await exists(noncePath(stateDir, m.nonce))) throw replayed(m);
+export async function assertNonceUnused(
+  stateDir: string,
+  m: Manifest,
+  scope?: number,
+): Promise<void> {
+  if (await exists(noncePath(stateDir, m, scope))) throw replayed(m);
 }
 
-export async function claimNonce(stateDir: string, m: Manifest, now: Date): Promise<void> {
+export async function claimNonce(
+  stateDir: string,
+  m: Manifest,
+  now: Date,
+  scope?: number,
+): Promise<void> {
   try {
     await Deno.mkdir(`${stateDir}/nonces`, { recursive: true, mode: 0o700 });
   } catch (err) {
@@ -27,7 +41,7 @@ export async function claimNonce(stateDir: string, m: Manifest, now: Date): Prom
   }
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(noncePath(stateDir, m.nonce), {
+    file = await Deno.open(noncePath(stateDir, m, scope), {
       createNew: true,
       write: true,
       mode: 0o600,

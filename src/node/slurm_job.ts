@@ -11,6 +11,8 @@ export interface SlurmJob {
   uid: number;
   /** Path of the submitted batch script (run.sh). */
   command: string;
+  /** The allocation's nodes as Slurm writes them (`sb[0-2]`); empty while pending. */
+  nodeList: string;
 }
 
 export function parseScontrolJob(id: string, line: string): SlurmJob {
@@ -21,7 +23,14 @@ export function parseScontrolJob(id: string, line: string): SlurmJob {
   if (!owner || !command || !command[1]?.startsWith("/")) {
     throw refusal(`cannot tell owner and batch script of Slurm job ${q(id)} from scontrol`);
   }
-  return { id, user: owner[1]!, uid: Number(owner[2]), command: command[1] };
+  const nodeList = /(?:^|\s)NodeList=(\S+)/.exec(line)?.[1] ?? "";
+  return {
+    id,
+    user: owner[1]!,
+    uid: Number(owner[2]),
+    command: command[1],
+    nodeList: nodeList === "(null)" ? "" : nodeList,
+  };
 }
 
 export async function currentSlurmJob(id: string): Promise<SlurmJob> {
@@ -47,4 +56,23 @@ export async function slurmBatchScript(id: string, max: number): Promise<Uint8Ar
     throw refusal(`the batch script of Slurm job ${q(id)} is larger than ${max} bytes`);
   }
   return out.stdout;
+}
+
+const HOST_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+
+/**
+ * The allocation's node names in Slurm's order: node I of the job
+ * (SLURM_NODEID) is the I-th name.
+ */
+export async function jobHosts(job: SlurmJob): Promise<string[]> {
+  if (job.nodeList === "") throw refusal(`Slurm job ${q(job.id)} has no nodes allocated`);
+  const out = await exec("scontrol", ["show", "hostnames", job.nodeList], {
+    what: `listing the nodes of Slurm job ${q(job.id)}`,
+    requireOutput: true,
+  });
+  const hosts = out.text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  if (hosts.length === 0 || hosts.some((h) => !HOST_RE.test(h))) {
+    throw refusal(`cannot tell the nodes of Slurm job ${q(job.id)} from scontrol`);
+  }
+  return hosts;
 }

@@ -11,7 +11,8 @@ import { hashJobFile, writeOwnedFile } from "./job_files.ts";
 import { signDetached } from "../pgp/sign.ts";
 import { PGP_CONFIG } from "../pgp/config.ts";
 import { buildReceipt, rfc3339 } from "../job/receipt.ts";
-import type { ReceiptResults } from "../job/receipt.ts";
+import type { ReceiptNode, ReceiptResults } from "../job/receipt.ts";
+import { resultsOfNode } from "../job/manifest.ts";
 import type { Manifest } from "../job/manifest.ts";
 import type { Account } from "./account.ts";
 
@@ -68,6 +69,19 @@ export interface WriteReceiptInput {
   startedAt: Date;
   endedAt: Date;
   exitCode: number;
+  /** A job of several nodes: its nodes, in Slurm's order (the receipt names them all). */
+  hosts?: string[];
+}
+
+/** Every node with the results it sealed; only node 0's count unless every node's are kept. */
+async function nodeResults(input: WriteReceiptInput, hosts: string[]): Promise<ReceiptNode[]> {
+  const all = input.manifest.outputs_from === "all";
+  return await Promise.all(hosts.map(async (host, i) => ({
+    host,
+    results: i === 0 || all
+      ? await hashResults(input.jobDir, resultsOfNode(input.manifest.results, i), input.account)
+      : null,
+  })));
 }
 
 export async function writeReceipt(input: WriteReceiptInput): Promise<string> {
@@ -81,6 +95,7 @@ export async function writeReceipt(input: WriteReceiptInput): Promise<string> {
     started_at: rfc3339(input.startedAt),
     ended_at: rfc3339(input.endedAt),
     exit_code: input.exitCode,
+    ...(input.hosts ? { nodes: await nodeResults(input, input.hosts) } : {}),
   });
   const binary = await signDetached(bytes, input.nodeKey, "node key");
   const armored = (await readSignature({ binarySignature: binary, config: PGP_CONFIG })).armor();

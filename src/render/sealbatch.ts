@@ -21,9 +21,18 @@
  * side filters what is left (see PROGRESS_LINE). Every value the script
  * carries is single-quoted; the credentials sit in a here-doc with a quoted
  * delimiter (no expansion).
+ *
+ * A job of several nodes runs this script on every node (node I's part, see
+ * src/node/across_nodes.ts): it fetches node I's own credentials, opens the
+ * data, says "node ready" and waits for the command's exit status on stdin;
+ * the command itself runs as a Slurm step over all nodes, each task running
+ * this same script with SEALBATCH_NODE_TASK=1, which takes the command
+ * branch only. Node 0 seals its results; the others seal theirs too when
+ * every node's results are kept, and discard them otherwise.
  */
 import { inputError } from "../util/errors.ts";
 import { sh } from "../remote/quote.ts";
+import { resultsOfNode } from "../job/manifest.ts";
 import type { Credentials } from "../kms/credentials.ts";
 
 export interface RenderInput {
@@ -40,6 +49,8 @@ export interface RenderInput {
   results: "output.results.img";
   /** File system size of the output container in bytes (binds only a privileged node). */
   outputSize?: number;
+  /** A job of several nodes: whether every node's results are kept (or only node 0's). */
+  nodes?: { count: number; keepAll: boolean };
 }
 
 export const CREDENTIALS_DELIMITER = "SEALBATCH_CREDENTIALS";
@@ -61,7 +72,9 @@ const PROGRESS = [
   "job started",
   "job ended with status \\d{1,3}",
   "results sealed",
+  "node ready",
   "(fetching the keys|opening the input|opening the output|sealing the results|closing the input) failed",
+  "stopped: another node failed",
 ];
 
 /**
@@ -114,10 +127,13 @@ export function renderSealbatchScript(input: RenderInput): string {
     throw inputError("cannot render the job script: the credentials are not one line");
   }
   const command = sh(substitutePlaceholders(input.command));
+  const nodes = input.nodes;
+  // The tasks of several nodes' command step share their node's output files.
+  const stdout = nodes ? ">>" : ">";
   const run = input.image === undefined
     ? [
       `export SEALBATCH_INPUT="$IN" SEALBATCH_OUTPUT="$OUT"`,
-      `(cd "$OUT" && exec bash -c ${command}) >"$OUT/job.stdout" 2>>"$OUT/job.stderr" </dev/null 3>&-`,
+      `(cd "$OUT" && exec bash -c ${command}) ${stdout}"$OUT/job.stdout" 2>>"$OUT/job.stderr" </dev/null 3>&-`,
     ]
     : [
       `export SEALBATCH_INPUT=${sh(IMAGE_INPUT)} SEALBATCH_OUTPUT=${sh(IMAGE_OUTPUT)} ` +
@@ -125,8 +141,25 @@ export function renderSealbatchScript(input: RenderInput): string {
       `eval "set -- "${command}`,
       `sb node run-image --pem-file "$KEYS"/${sh(IMAGE_KEY)} ` +
       `--bind "$IN:${IMAGE_INPUT}:ro" --bind "$OUT:${IMAGE_OUTPUT}" ` +
-      `"$SEALBATCH_IMAGE" -- "$@" >"$OUT/job.stdout" 2>>"$OUT/job.stderr" </dev/null 3>&-`,
+      `"$SEALBATCH_IMAGE" -- "$@" ${stdout}"$OUT/job.stdout" 2>>"$OUT/job.stderr" </dev/null 3>&-`,
     ];
+  // Node I's results container: the name resultsOfNode gives, with I from the environment.
+  const [stem, ext] = resultsOfNode(input.results, 1).split(".node-1");
+  const sealTo = (target: string) =>
+    `sb node data close --mount-point "$OUT" ${target} >/dev/null || fail "sealing the results failed"`;
+  const seal = !nodes ? [sealTo(`--seal-to "$JOB_DIR"/${sh(input.results)}`)] : [
+    'if [ "$NODE" = 0 ]; then',
+    `  ${sealTo(`--seal-to "$JOB_DIR"/${sh(input.results)}`)}`,
+    "else",
+    `  ${
+      sealTo(
+        nodes.keepAll
+          ? `--seal-to "$JOB_DIR"/${sh(`${stem}.node-`)}"$NODE"${sh(ext!)}`
+          : "--discard",
+      )
+    }`,
+    "fi",
+  ];
   const lines = [
     "#!/bin/bash",
     "# sealbatch job script: keys, data containers, the command, results.",
@@ -139,6 +172,18 @@ export function renderSealbatchScript(input: RenderInput): string {
     // The node's verified copies of input.img and image.sif; the shared ones may have changed since.
     'INPUTS=${SEALBATCH_INPUTS:?"sealbatch: the node gave no verified inputs"}',
     'IN="$W/input" OUT="$W/output" KEYS="$W/keys"',
+    ...(nodes
+      ? [
+        // A task of the command step, on a node whose part opened the data here.
+        'if [ "${SEALBATCH_NODE_TASK:-}" = 1 ]; then',
+        ...run.map((l) => `  ${l}`),
+        "  exit",
+        "fi",
+        'NODE=${SEALBATCH_NODE_INDEX:?"sealbatch: no node index"}',
+        // stdin is the node side's channel: read at the barrier only, by nothing else.
+        "exec 4<&0 </dev/null",
+      ]
+      : []),
     "in_open=0 out_open=0",
     // fd 3: the progress channel to the node side; fd 2 moves into the results below.
     "exec 3>&2",
@@ -158,7 +203,8 @@ export function renderSealbatchScript(input: RenderInput): string {
     `cat >"$W/credentials.json" <<'${CREDENTIALS_DELIMITER}'`,
     creds,
     CREDENTIALS_DELIMITER,
-    'sb node fetch-keys --credentials "$W/credentials.json" --out "$KEYS" >/dev/null ||',
+    'sb node fetch-keys --credentials "$W/credentials.json" --out "$KEYS"' +
+    (nodes ? ' --node-index "$NODE"' : "") + " >/dev/null ||",
     '  fail "fetching the keys failed"',
     'rm -f "$W/credentials.json"',
     'say "keys fetched"',
@@ -174,15 +220,19 @@ export function renderSealbatchScript(input: RenderInput): string {
     // From here on, whatever bash or a program reports goes into the sealed results.
     'exec 2>>"$OUT/job.stderr"',
     "",
-    'say "job started"',
-    ...run,
-    "status=$?",
+    ...(nodes
+      ? [
+        // The command runs as a step over every node; its exit status comes back on stdin.
+        'say "node ready"',
+        'IFS= read -r status <&4 || fail "stopped: another node failed"',
+        'case $status in "" | *[!0-9]*) fail "stopped: another node failed" ;; esac',
+      ]
+      : ['say "job started"', ...run, "status=$?"]),
     'printf \'%s\\n\' "$status" >"$OUT/job.status"',
     'say "job ended with status $status"',
     "",
     "exec 2>&3",
-    `sb node data close --mount-point "$OUT" --seal-to "$JOB_DIR"/${sh(input.results)} ` +
-    `>/dev/null || fail "sealing the results failed"`,
+    ...seal,
     "out_open=0",
     'say "results sealed"',
     'sb node data close --mount-point "$IN" --discard >/dev/null || fail "closing the input failed"',

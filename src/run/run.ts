@@ -12,6 +12,8 @@
  */
 import type { JobSpec } from "../config/job_spec.ts";
 import type { SiteProfile } from "../config/site.ts";
+import { resultsOfNode } from "../job/manifest.ts";
+import type { OutputsFrom } from "../job/manifest.ts";
 import { type PassphraseSource, readPrivateKeyFile, readPublicKeyFile } from "../pgp/keys.ts";
 import { loadKey, sealDirectory } from "../luks/seal.ts";
 import { checkKey, openContainer, usableHeader } from "../luks/open.ts";
@@ -135,6 +137,8 @@ interface Fetched {
   receipt: string;
   signature: string;
   results: { path: string; sha256: string; bytes: number } | null;
+  /** A job of several nodes that keeps every node's results: node I > 0's, by index. */
+  nodeResults?: Record<number, { path: string; sha256: string; bytes: number }>;
   log?: NodeLog;
 }
 
@@ -276,19 +280,30 @@ export async function checkKeys(
   await readPrivateKeyFile(input.signKey, "signing key", input.passphrase);
 }
 
-export async function runJob(input: RunInput): Promise<RunSummary> {
-  const { spec, backend, vault } = input;
-  // Every node must verify, decrypt and fetch its own keys before the command runs on any; the
-  // node side runs a sealed job on one node, so a larger allocation is refused before any I/O.
-  if ((spec.resources.nodes ?? 1) > 1) {
+/** A job of several nodes: its shape, from the spec over the site's defaults; undefined for one. */
+export function acrossNodes(
+  spec: JobSpec,
+  site: SiteProfile | undefined,
+): { nodes: number; tasksPerNode?: number; outputsFrom: OutputsFrom } | undefined {
+  const nodes = spec.resources.nodes ?? site?.slurm.defaults.nodes ?? 1;
+  if (nodes <= 1) return undefined;
+  if (site === undefined) {
     throw usageError(
-      `${spec.path}: resources.nodes is ${spec.resources.nodes}: sealed jobs run on one node`,
-      {
-        hint: "the multi-node node side (docs/run.md#several-nodes) is not in this version; " +
-          "remove resources.nodes",
-      },
+      `${spec.path}: resources.nodes is ${nodes}: a job of several nodes runs on a site's Slurm`,
+      { hint: "give --site (the local executor stands in for one node)" },
     );
   }
+  const tasksPerNode = spec.resources.tasksPerNode ?? site.slurm.defaults.tasksPerNode;
+  return {
+    nodes,
+    ...(tasksPerNode !== undefined ? { tasksPerNode } : {}),
+    outputsFrom: spec.outputsFrom,
+  };
+}
+
+export async function runJob(input: RunInput): Promise<RunSummary> {
+  const { spec, backend, vault } = input;
+  const across = acrossNodes(spec, input.site);
   const source = inputOf(spec);
   const dir = input.stateDir.replace(/\/+$/, "");
   const job = input.jobId ?? dir.slice(dir.lastIndexOf("/") + 1);
@@ -297,6 +312,17 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
   const keyMode: KeyMode = input.site?.vault.keyMode ?? "job-scoped";
   const wrapTtlMs = input.site?.vault.wrapTtlMs ?? 72 * 3_600_000;
   const mount = input.site?.vault.mount ?? "secret";
+  if (across && keyMode === "reference") {
+    throw usageError(
+      `${spec.path}: a job of ${across.nodes} nodes needs job-scoped keys (one credential per node)`,
+      { hint: "set vault.key_mode: job-scoped in the site profile" },
+    );
+  }
+  /** Node I's results container on the site and here (node 0: RESULTS). */
+  const nodeResults = (i: number) => resultsOfNode(RESULTS, i);
+  const keptNodes = across?.outputsFrom === "all"
+    ? Array.from({ length: across.nodes - 1 }, (_, i) => i + 1)
+    : [];
   const ungated: Gate = (fn) => fn();
   const gates = input.gates ?? { seal: ungated, submit: ungated };
   const emit = (e: Omit<RunEvent, "job">) => input.onEvent?.({ job, ...e });
@@ -488,6 +514,8 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
           user,
           keys,
           mode: keyMode,
+          // One credential per node and key: each node fetches its own, once.
+          ...(across ? { nodes: across.nodes } : {}),
           ...(input.site?.vault.referencePolicy
             ? { policy: input.site.vault.referencePolicy }
             : {}),
@@ -556,30 +584,50 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
           job,
           nonce: sealed.nonce,
           ...(fetched.results ? { resultsSha256: fetched.results.sha256 } : {}),
+          ...(across ? { nodes: across.nodes } : {}),
+          ...(fetched.nodeResults
+            ? {
+              nodeResultsSha256: Object.fromEntries(
+                Object.entries(fetched.nodeResults).map(([i, r]) => [i, r.sha256]),
+              ),
+            }
+            : {}),
         },
       }));
+    // Every node's results, each in its own directory; or the first node's in `outputs`.
+    const outputsOf = (i: number) =>
+      keptNodes.length > 0 ? `${spec.outputs}/node-${i}` : spec.outputs;
     if (fetched.results) {
       await step("open-results", async () => {
-        await Deno.mkdir(dirname(spec.outputs), { recursive: true });
-        const r = await openContainer({
-          image: `${f.results}/${RESULTS}`,
-          keyPath: f.luksKey,
-          out: spec.outputs,
-          force: false,
-          revealNames: true,
-        });
-        if (r.workedNearOutput) onDisk("opening the results", dirname(spec.outputs));
-        return { out: r.out, files: r.files, bytes: r.bytes };
+        const opened = { out: spec.outputs, files: 0, bytes: 0 };
+        for (const i of [0, ...keptNodes]) {
+          await Deno.mkdir(dirname(outputsOf(i)), { recursive: true });
+          const r = await openContainer({
+            image: `${f.results}/${nodeResults(i)}`,
+            keyPath: f.luksKey,
+            out: outputsOf(i),
+            force: false,
+            revealNames: true,
+          });
+          if (r.workedNearOutput) onDisk("opening the results", dirname(outputsOf(i)));
+          opened.files += r.files;
+          opened.bytes += r.bytes;
+        }
+        return opened;
       });
     }
     await step("revoke", async () => {
       const r = await revokeJob(vault, project, await readRecord(project, job));
       await wipeTree(f.keys);
-      await removeIfExists(f.input, f.image, `${f.results}/${RESULTS}`);
+      await removeIfExists(
+        f.input,
+        f.image,
+        ...[0, ...keptNodes].map((i) => `${f.results}/${nodeResults(i)}`),
+      );
       return r;
     });
     const stderr = receipt.exit_code !== 0 && fetched.results
-      ? await readTextCapped(`${spec.outputs}/job.stderr`, MAX_STDERR_SHOWN, "job stderr")
+      ? await readTextCapped(`${outputsOf(0)}/job.stderr`, MAX_STDERR_SHOWN, "job stderr")
         .catch(() => undefined)
       : undefined;
     return summary({
@@ -640,6 +688,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       output: "output.img",
       results: RESULTS,
       ...(spec.outputSize === "auto" ? {} : { outputSize: spec.outputSize }),
+      ...(across ? { nodes: { count: across.nodes, keepAll: across.outputsFrom === "all" } } : {}),
     });
     const out = await sealJob({
       command: { text: script },
@@ -652,6 +701,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
       inputs: files.slice(0, -2).map(withKnownHash),
       results: RESULTS,
       jobId: job,
+      ...(across ? { across } : {}),
     });
     return {
       nonce: out.manifest.nonce,
@@ -719,8 +769,20 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
     if (claimed.path !== RESULTS) {
       throw new SealbatchError("refused", `the receipt names results ${q(claimed.path)}`);
     }
-    const got = await backend.download(`${remoteDir}/${RESULTS}`, `${f.results}/${RESULTS}`);
-    return { receipt, signature, results: { path: RESULTS, ...got }, ...(log ? { log } : {}) };
+    const fetch = async (i: number) => ({
+      path: nodeResults(i),
+      ...await backend.download(`${remoteDir}/${nodeResults(i)}`, `${f.results}/${nodeResults(i)}`),
+    });
+    const results = await fetch(0);
+    const nodeFetched: Record<number, Awaited<ReturnType<typeof fetch>>> = {};
+    for (const i of keptNodes) nodeFetched[i] = await fetch(i);
+    return {
+      receipt,
+      signature,
+      results,
+      ...(keptNodes.length > 0 ? { nodeResults: nodeFetched } : {}),
+      ...(log ? { log } : {}),
+    };
   }
 
   /**

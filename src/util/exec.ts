@@ -188,8 +188,11 @@ export async function exec(
   const writing = (async () => {
     if (opts.stdin === undefined) return;
     if (opts.stdin instanceof ReadableStream) {
-      // A child that exits early closes the pipe; its exit status tells the story.
-      await opts.stdin.pipeTo(child.stdin).catch(() => {});
+      // A child that exits early closes the pipe; its exit status tells the story. Once it has
+      // exited, a stream that is still open (a node side waiting to say more) stops counting.
+      const exited = new AbortController();
+      child.status.finally(() => exited.abort());
+      await opts.stdin.pipeTo(child.stdin, { signal: exited.signal }).catch(() => {});
       return;
     }
     const writer = child.stdin.getWriter();

@@ -140,10 +140,17 @@ export async function wipeFile(path: string): Promise<void> {
  */
 export async function makePrivateDir(
   prefix: string,
-  opts: { base?: string; fallback?: boolean } = {},
+  opts: { base?: string; fallback?: boolean; exactName?: boolean } = {},
 ): Promise<PrivateDir> {
   const candidates = opts.base ? [opts.base] : privateRoots();
   for (const root of candidates) {
+    // exactName: a name other processes of the same job find (mkdir fails if it exists).
+    if (opts.exactName) {
+      const path = `${root}/${prefix}`;
+      await Deno.mkdir(path, { mode: 0o700 });
+      await Deno.chmod(path, 0o700);
+      return register(path, opts.base === undefined);
+    }
     try {
       const path = await Deno.makeTempDir({ dir: root, prefix: `${prefix}-` });
       await Deno.chmod(path, 0o700);

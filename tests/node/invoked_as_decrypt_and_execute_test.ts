@@ -14,14 +14,16 @@ Deno.test("invoked as decrypt_and_execute, the binary runs node decrypt-and-exec
   assert.deepEqual(argsForInvocation(["job"], undefined), ["job"]);
 });
 
-Deno.test("the job owner and batch script come from scontrol's record", () => {
+Deno.test("the job owner, batch script and nodes come from scontrol's record", () => {
   const line = "JobId=42 JobName=run.sh UserId=alice(1001) GroupId=alice(1001) Priority=1 " +
+    "NodeList=sec[01-03] BatchHost=sec01 NumNodes=3 " +
     "Command=/scratch/alice/my jobs/run.sh WorkDir=/scratch/alice StdErr=/scratch/alice/slurm-42.out";
   assert.deepEqual(parseScontrolJob("42", line), {
     id: "42",
     user: "alice",
     uid: 1001,
     command: "/scratch/alice/my jobs/run.sh",
+    nodeList: "sec[01-03]",
   });
   assert.throws(
     () => parseScontrolJob("42", "JobId=42 Command=(null)"),

@@ -23,7 +23,8 @@ export interface Project {
   spec: string;
   profile: string;
   site: SiteEnv;
-  vault: DevServer;
+  /** The Vault stand-in this project uses (its own, or the multi-node site's, which nodes reach). */
+  vault: { addr: string };
   env: Record<string, string>;
   /** A root client of the Vault stand-in. */
   client(): Promise<VaultClient>;
@@ -36,13 +37,23 @@ export interface ProjectOptions {
   specExtra?: string;
   /** Input directories to create (name -> files); default one "input" with the sample. */
   inputs?: string[];
+  /** Nodes of the test site's cluster (default 1; 3: the multi-node cluster). */
+  nodes?: number;
 }
 
 export async function makeProject(opts: ProjectOptions = {}): Promise<Project> {
-  const site = await siteEnv();
+  const site = await siteEnv(opts.nodes);
   const tmp = await tempDir("sealbatch-run");
   const dir = tmp.path;
-  const vault = await startDevServer({ hostname: "127.0.0.1", port: 0, rootToken: "root-run" });
+  // The nodes of the multi-node cluster reach only the site's own Vault stand-in (forwarded into
+  // their namespaces); a one-node site's node shares the tests' loopback.
+  const own: DevServer | undefined = opts.nodes !== undefined && opts.nodes > 1
+    ? undefined
+    : await startDevServer({ hostname: "127.0.0.1", port: 0, rootToken: "root-run" });
+  const vault = own ?? { addr: site.SITE_VAULT_ADDR! };
+  const token = own
+    ? "root-run"
+    : (await Deno.readTextFile(site.SITE_VAULT_TOKEN_FILE!)).trim();
   const clients: VaultClient[] = [];
   for (const name of opts.inputs ?? ["input"]) {
     await Deno.mkdir(`${dir}/${name}`, { recursive: true });
@@ -88,15 +99,15 @@ slurm:
     profile,
     site,
     vault,
-    env: { VAULT_TOKEN: "root-run" },
+    env: { VAULT_TOKEN: token },
     client: async () => {
-      const c = await VaultClient.connect({ addr: vault.addr }, "root-run");
+      const c = await VaultClient.connect({ addr: vault.addr }, token);
       clients.push(c);
       return c;
     },
     [Symbol.asyncDispose]: async () => {
       for (const c of clients) c.close();
-      await vault.shutdown();
+      await own?.shutdown();
       await tmp[Symbol.asyncDispose]();
     },
   };
