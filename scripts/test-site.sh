@@ -175,7 +175,7 @@ setup_net() {
     echo "# hosts of the nodes of the sealbatch test site (scripts/test-site.sh)"
     echo "127.0.0.1 localhost"
     echo "$NET.1 $NODE_NAME"
-  } >"$SITE/net/hosts.new"
+  } >"$SITE/net/hosts.list"
   for name in $NODE_LIST; do
     ns=$SITE_USER-n$i
     [ -e "/run/netns/$ns" ] || ip netns add "$ns"
@@ -184,11 +184,11 @@ setup_net() {
     ip -n "$HUB" link set "n$i" master br0 up
     shows "inet $NET.$((10 + i))/" ip -n "$ns" addr show dev eth0 || ip -n "$ns" addr add "$NET.$((10 + i))/24" dev eth0
     ip -n "$ns" link set eth0 up
-    echo "$NET.$((10 + i)) $name" >>"$SITE/net/hosts.new"
+    echo "$NET.$((10 + i)) $name" >>"$SITE/net/hosts.list"
     i=$((i + 1))
   done
-  put "$SITE/net/hosts" <"$SITE/net/hosts.new"
-  rm -f "$SITE/net/hosts.new"
+  put "$SITE/net/hosts" <"$SITE/net/hosts.list"
+  rm -f "$SITE/net/hosts.list"
 }
 
 # A loopback forwarder: socat listening on 127.0.0.1:PORT in namespace NS ("" = the root

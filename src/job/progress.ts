@@ -134,7 +134,8 @@ const SCRIPT_FAILED: Record<string, NodeStage> = {
 const SCRIPT_FAILED_RE = new RegExp(
   `^sealbatch: (${Object.keys(SCRIPT_FAILED).join("|")}) failed$`,
 );
-const FAILURE_RE = new RegExp(
+/** A node step's failure line: fixed words only, so it may pass to the Slurm log. */
+export const FAILURE_RE = new RegExp(
   `^${FAILURE_PREFIX}(${Object.keys(NODE_STAGES).join("|")}): (${
     Object.keys(FAILURE_CLASSES).join("|")
   })$`,

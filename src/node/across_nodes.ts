@@ -50,12 +50,16 @@ const TASK =
 export const READY_LINE = "sealbatch: node ready";
 
 /** Part -> coordinator (stdout). */
-type PartLine = { kind: "ready"; node: number } | { kind: "failed"; code: number };
+type PartLine =
+  | { kind: "ready"; node: number }
+  | { kind: "done"; node: number; code: number }
+  | { kind: "failed"; code: number };
 /** Coordinator -> parts (stdin): the command's exit status, or stop. */
 export type Verdict = { kind: "status"; code: number } | { kind: "stop" };
 
 export const partLine = {
   ready: (node: number) => `sealbatch-part: ready ${node}\n`,
+  done: (node: number, code: number) => `sealbatch-part: done ${node} ${code}\n`,
   failed: (node: number | undefined, code: number) =>
     `sealbatch-part: failed ${node ?? "-"} ${code}\n`,
 };
@@ -63,6 +67,8 @@ export const partLine = {
 function parsePartLine(line: string): PartLine | undefined {
   const ready = /^sealbatch-part: ready (\d{1,3})$/.exec(line);
   if (ready) return { kind: "ready", node: Number(ready[1]) };
+  const done = /^sealbatch-part: done (\d{1,3}) (\d{1,3})$/.exec(line);
+  if (done) return { kind: "done", node: Number(done[1]), code: Math.min(Number(done[2]), 255) };
   const failed = /^sealbatch-part: failed (\d{1,3}|-) (\d{1,3})$/.exec(line);
   if (failed) return { kind: "failed", code: Math.min(Number(failed[2]), 255) || 1 };
   return undefined;
@@ -164,6 +170,7 @@ export async function coordinate(input: CoordinateInput): Promise<CoordinateOutp
     }
   };
   const ready = new Set<number>();
+  const done = new Map<number, number>();
   let failure: number | undefined;
   let allReady!: (ok: boolean) => void;
   const readiness = new Promise<boolean>((resolve) => allReady = resolve);
@@ -172,6 +179,8 @@ export async function coordinate(input: CoordinateInput): Promise<CoordinateOutp
     if (l?.kind === "ready" && l.node < n) {
       ready.add(l.node);
       if (ready.size === n) allReady(true);
+    } else if (l?.kind === "done" && l.node < n) {
+      done.set(l.node, l.code);
     } else if (l?.kind === "failed") {
       failure ??= l.code;
       tell({ kind: "stop" });
@@ -181,10 +190,12 @@ export async function coordinate(input: CoordinateInput): Promise<CoordinateOutp
   const [program, args] = asJobUser(
     input.account,
     "srun",
+    // A part that dies without a word (killed, say) ends the step: nobody waits for it.
     step([
       "--ntasks-per-node=1",
       `--ntasks=${n}`,
       "--input=all",
+      "--kill-on-bad-exit=1",
       "--",
       WRAPPER_PATH,
       "--node-part",
@@ -205,7 +216,8 @@ export async function coordinate(input: CoordinateInput): Promise<CoordinateOutp
   let status = 0;
   try {
     if (await readiness) {
-      input.notify(`all ${n} nodes ready; starting the command`);
+      input.notify(`all ${n} nodes ready`);
+      input.notify("job started");
       const [cmd, cmdArgs] = asJobUser(
         input.account,
         "srun",
@@ -236,7 +248,8 @@ export async function coordinate(input: CoordinateInput): Promise<CoordinateOutp
     return { exitCode: code, ran };
   }
   // A node that could not seal its results fails the job even when the command succeeded.
-  return { exitCode: status !== 0 ? status : failure ?? partsCode, ran };
+  const sealed = done.size === n ? Math.max(...done.values()) : failure ?? (partsCode || 1);
+  return { exitCode: status !== 0 ? status : sealed, ran };
 }
 
 /** Checks a job of several nodes must pass on every node before anything of it is used. */

@@ -192,19 +192,33 @@ export async function decryptAndExecute(
 ): Promise<DecryptAndExecuteOutput> {
   const part = input.part;
   if (part === undefined) return await runJob(input);
-  // A part says why it stops, so the coordinator stops the other nodes with its exit code.
-  let index: number | undefined;
+  // A part tells the coordinator how it ended: "done" with its script's status once the command
+  // ran, else "failed" with the exit code, so the coordinator stops every node with that code.
+  // Its own exit status is 0 for "done": Slurm stops the other parts when one exits otherwise.
+  const seen: PartProgress = { index: undefined, toldStatus: false };
   try {
-    return await runJob(input, (i) => index = i);
+    const out = await runJob(input, seen);
+    if (seen.toldStatus) {
+      part.stdout(partLine.done(seen.index!, out.exitCode));
+      return { ...out, exitCode: 0 };
+    }
+    part.stdout(partLine.failed(seen.index, out.exitCode || 1));
+    return { ...out, exitCode: out.exitCode || 1 };
   } catch (err) {
-    part.stdout(partLine.failed(index, err instanceof SealbatchError ? err.exitCode : 1));
+    part.stdout(partLine.failed(seen.index, err instanceof SealbatchError ? err.exitCode : 1));
     throw err;
   }
 }
 
+interface PartProgress {
+  index: number | undefined;
+  /** The coordinator's verdict (the command's status) reached the script. */
+  toldStatus: boolean;
+}
+
 async function runJob(
   input: DecryptAndExecuteInput,
-  onIndex?: (index: number) => void,
+  seen?: PartProgress,
 ): Promise<DecryptAndExecuteOutput> {
   const notify = input.notify ?? (() => {});
   const who = caller();
@@ -317,7 +331,7 @@ async function runJob(
       });
     }
     across = { hosts, index: nodeIndex(hosts, selfName()) };
-    onIndex?.(across.index);
+    if (seen) seen.index = across.index;
   }
   // Created before the nonce is claimed, so a node without usable private
   // storage does not burn the job.
@@ -329,8 +343,10 @@ async function runJob(
     new ReadableStream<Uint8Array>({ start: (c) => void (toScript = c) });
   if (input.part) {
     readVerdict(input.part.stdin).then((v) => {
-      if (v?.kind === "status") toScript?.enqueue(new TextEncoder().encode(`${v.code}\n`));
-      else stop.abort();
+      if (v?.kind === "status") {
+        toScript?.enqueue(new TextEncoder().encode(`${v.code}\n`));
+        if (seen) seen.toldStatus = true;
+      } else stop.abort();
       toScript?.close();
     });
   }

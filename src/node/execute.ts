@@ -5,13 +5,15 @@
  * A job that seals its results keeps everything it says out of the Slurm log
  * (it lies on the shared file system): the node owns the script's stdout and
  * stderr through pipes, never handing it the log's descriptor, and passes on
- * only fixed progress lines (PROGRESS_LINE). So no later change of the script,
+ * only fixed progress lines (PROGRESS_LINE) and node steps' failure lines
+ * (FAILURE_RE, fixed words: the client tells from them what failed). So no later change of the script,
  * nor bash reporting a command killed by a signal, can reach the log; and when
  * the node side dies, the pipes die with it. Other jobs (sealed by hand, the
  * reference flavour) write where their script says, as on the reference site.
  */
 import { exec } from "../util/exec.ts";
 import { HINT_LINE, PROGRESS_LINE } from "../render/sealbatch.ts";
+import { FAILURE_RE } from "../job/progress.ts";
 import { writeSecretFile } from "../util/secret_file.ts";
 import type { PrivateDir } from "../util/secret_file.ts";
 import type { Account } from "./account.ts";
@@ -57,7 +59,7 @@ export function progressSink(onProgress?: (line: string) => void): WritableStrea
   let afterError = false;
   const forward = (line: string) => {
     const progress = PROGRESS_LINE.test(line);
-    if (progress || (afterError && HINT_LINE.test(line))) toLog(line);
+    if (progress || FAILURE_RE.test(line) || (afterError && HINT_LINE.test(line))) toLog(line);
     if (progress) onProgress?.(line);
     afterError = progress && line.startsWith("sealbatch: error: ");
   };

@@ -2,7 +2,7 @@
  * The multi-node test cluster (SEALBATCH_SITE_NODES=3 scripts/test-site.sh): three slurmd, each in
  * its own network, UTS and mount namespace, reached over SSH through the site's loopback forwarder.
  */
-import { siteEnv } from "../remote/_site.ts";
+import { type SiteEnv, siteEnv } from "../remote/_site.ts";
 import { type SlurmSite, slurmSite } from "../slurm/_slurm.ts";
 
 export { SITE_SKIP } from "../remote/_site.ts";
@@ -20,12 +20,12 @@ export function nodeNames(s: SlurmSite): string[] {
 
 /** Run a program in node I's namespaces (network, mount, UTS), as root, as the node sees it. */
 export async function onNode(
-  s: SlurmSite,
+  env: SiteEnv,
   index: number,
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const pid = s.env.SITE_NODE_PIDS!.trim().split(" ")[index];
-  if (pid === undefined) throw new Error(`no node ${index} in ${s.env.SITE_NODE_PIDS}`);
+  const pid = env.SITE_NODE_PIDS!.trim().split(" ")[index];
+  if (pid === undefined) throw new Error(`no node ${index} in ${env.SITE_NODE_PIDS}`);
   const out = await new Deno.Command("nsenter", {
     args: ["-t", pid, "-n", "-m", "-u", "--", ...args],
     stdout: "piped",
@@ -33,4 +33,22 @@ export async function onNode(
   }).output();
   const text = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+/**
+ * What a job left in every node's work directory (node-local, seen only in the node's own mount
+ * namespace), and whether the site's Epilog had to remove anything of Slurm job `id`: the node
+ * side must have wiped all of it itself.
+ */
+export async function leftOnNodes(env: SiteEnv, id: string): Promise<string[]> {
+  const left: string[] = [];
+  const nodes = env.SITE_NODE_PIDS!.trim().split(" ").length;
+  for (let i = 0; i < nodes; i++) {
+    const found = await onNode(env, i, ["find", env.SITE_WORK_DIR!, "-mindepth", "1"]);
+    if (found.code !== 0) throw new Error(`find on node ${i} failed: ${found.stderr}`);
+    left.push(...found.stdout.split("\n").filter((l) => l !== "").map((l) => `node ${i}: ${l}`));
+  }
+  const epilog = await Deno.readTextFile(`${env.SITE_LOG_DIR}/epilog.log`).catch(() => "");
+  left.push(...epilog.split("\n").filter((l) => l.includes(` job ${id} `)));
+  return left;
 }

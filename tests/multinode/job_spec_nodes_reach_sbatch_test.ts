@@ -51,7 +51,7 @@ Deno.test("resources.nodes and tasks_per_node reach sbatch; bad counts name file
   }
 });
 
-Deno.test("run refuses a spec of several nodes before any step; escrow --nodes refuses reference mode", async () => {
+Deno.test("run refuses a spec of several nodes without a site before any step; escrow --nodes refuses reference mode", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/job.yaml`;
   await Deno.writeTextFile(path, spec("nodes: 2"));
@@ -71,7 +71,8 @@ Deno.test("run refuses a spec of several nodes before any step; escrow --nodes r
         stateDir: `${dir.path}/.sealbatch/jobs/mn-1`,
       } as unknown as RunInput),
     (e: unknown) =>
-      e instanceof SealbatchError && e.kind === "usage" && /resources.nodes is 2/.test(e.message),
+      e instanceof SealbatchError && e.kind === "usage" &&
+      /resources.nodes is 2: a job of several nodes runs on a site's Slurm/.test(e.message),
   );
   assert.deepEqual(touched, [], "nothing of the backend or Vault was used");
   await assert.rejects(() => Deno.stat(`${dir.path}/.sealbatch`), Deno.errors.NotFound);

@@ -57,15 +57,15 @@ Deno.test({
 
     // A file in node 1's work dir is seen on node 1 only (each node's own mount namespace).
     const probe = `${work}/probe-${id}`;
-    assert.equal((await onNode(s, 1, ["touch", probe])).code, 0);
+    assert.equal((await onNode(s.env, 1, ["touch", probe])).code, 0);
     try {
       const seen = [];
       for (let i = 0; i < CLUSTER_NODES; i++) {
-        seen.push((await onNode(s, i, ["test", "-e", probe])).code === 0);
+        seen.push((await onNode(s.env, i, ["test", "-e", probe])).code === 0);
       }
       assert.deepEqual(seen, [false, true, false], "only node 1 sees node 1's work dir");
     } finally {
-      await onNode(s, 1, ["rm", "-f", probe]);
+      await onNode(s.env, 1, ["rm", "-f", probe]);
     }
   },
 });

@@ -51,9 +51,7 @@ export async function makeProject(opts: ProjectOptions = {}): Promise<Project> {
     ? undefined
     : await startDevServer({ hostname: "127.0.0.1", port: 0, rootToken: "root-run" });
   const vault = own ?? { addr: site.SITE_VAULT_ADDR! };
-  const token = own
-    ? "root-run"
-    : (await Deno.readTextFile(site.SITE_VAULT_TOKEN_FILE!)).trim();
+  const token = own ? "root-run" : (await Deno.readTextFile(site.SITE_VAULT_TOKEN_FILE!)).trim();
   const clients: VaultClient[] = [];
   for (const name of opts.inputs ?? ["input"]) {
     await Deno.mkdir(`${dir}/${name}`, { recursive: true });

@@ -1,0 +1,40 @@
+/**
+ * Somebody unwraps node 2's credential of a 3-node job before the job starts (a copy of run.sh's
+ * credentials, intercepted). When the job runs, node 2 finds its credential spent: the
+ * interception alarm, in the Slurm log and in what `sealbatch run` says, with the hint to revoke.
+ * The other nodes fetched theirs, but the command runs on none, and no node keeps a key.
+ */
+import assert from "node:assert/strict";
+import { remote } from "../run/_fixture.ts";
+import { leftOnNodes, SITE_SKIP } from "./_cluster.ts";
+import { nodesThatRan, runHeld, sealedProject } from "./_sealed.ts";
+
+Deno.test({
+  name: "a credential spent early on one node of a job raises the alarm; the command runs nowhere",
+  ignore: SITE_SKIP !== false,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using p = await sealedProject({ held: true });
+    const r = await runHeld(p, async (_id, job) => {
+      const record = JSON.parse(
+        await Deno.readTextFile(`${p.dir}/.sealbatch/jobs/${job}/keys.json`),
+      ) as { keys: { name: string; node?: number; token: string }[] };
+      const stolen = record.keys.find((k) => k.name === "luks" && k.node === 2);
+      assert.ok(stolen, "one credential per node and key");
+      const vault = await p.client();
+      assert.ok((await vault.unwrap(stolen.token)).data, "the thief got the key");
+    });
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(
+      r.stderr,
+      /the node could not fetch the job's keys: a credential of the job was already used \(possible interception\) \(credential-used\)/,
+    );
+    assert.match(r.stderr, /revoke the keys/);
+    const log = await remote(p.site, `cat ${p.site.SITE_REMOTE_DIR}/jobs/${r.job}/slurm-*.out`);
+    assert.match(log, /^sealbatch-node: failed: fetch-keys: credential-used$/m);
+    assert.match(log, /credential for key "luks" of node 2 of job .*possible interception/);
+    assert.deepEqual(await nodesThatRan(p, r.slurmId), [], "the command ran on no node");
+    assert.deepEqual(await leftOnNodes(p.site, r.slurmId), []);
+  },
+});
