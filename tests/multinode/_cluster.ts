@@ -14,8 +14,8 @@ export async function cluster(prefix: string): Promise<SlurmSite> {
 }
 
 /** The node names of the cluster, in Slurm's order. */
-export function nodeNames(s: SlurmSite): string[] {
-  return s.env.SITE_NODE_LIST!.split(" ").filter((n) => n !== "");
+export function nodeNames(env: SiteEnv): string[] {
+  return env.SITE_NODE_LIST!.split(" ").filter((n) => n !== "");
 }
 
 /** Run a program in node I's namespaces (network, mount, UTS), as root, as the node sees it. */

@@ -16,7 +16,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await using s = await cluster("srun-nodes");
-    const nodes = nodeNames(s);
+    const nodes = nodeNames(s.env);
     assert.equal(nodes.length, CLUSTER_NODES);
     // What `site check` reports: the partition holds every node, none is withheld from one job.
     assert.deepEqual(await partitionNodes(s.shell, s.slurm), {
