@@ -106,6 +106,8 @@ export function failureLine(stage: NodeStage, klass: FailureClass): string {
 export interface NodeFailure {
   stage: NodeStage;
   class: FailureClass;
+  /** A job of several nodes: the node that failed. */
+  node?: number;
 }
 
 export interface NodeLog {
@@ -119,10 +121,14 @@ export interface NodeLog {
   commandStatus?: number;
 }
 
+/** A job of several nodes says which node a line is from: "sealbatch: node 2: keys fetched". */
+const NODE = "(?:node \\d{1,3}: )?";
 const MILESTONE_RE = new RegExp(
-  `^sealbatch: (?:${MILESTONES.join("|")}|job ended with status (\\d{1,3}))$`,
+  `^sealbatch: ${NODE}(?:${MILESTONES.join("|")}|job ended with status (\\d{1,3}))$`,
 );
-const VERIFIED_RE = /^sealbatch: job [A-Za-z0-9._-]{1,80} verified \(signed by [0-9A-F]{40}\)/;
+export const VERIFIED_RE = new RegExp(
+  `^sealbatch: ${NODE}job [A-Za-z0-9._-]{1,80} verified \\(signed by [0-9A-F]{40}\\)`,
+);
 /** What the job script itself says when a node step failed (also from nodes without class lines). */
 const SCRIPT_FAILED: Record<string, NodeStage> = {
   "fetching the keys": "fetch-keys",
@@ -132,14 +138,21 @@ const SCRIPT_FAILED: Record<string, NodeStage> = {
   "closing the input": "close-input",
 };
 const SCRIPT_FAILED_RE = new RegExp(
-  `^sealbatch: (${Object.keys(SCRIPT_FAILED).join("|")}) failed$`,
+  `^sealbatch: ${NODE}(${Object.keys(SCRIPT_FAILED).join("|")}) failed$`,
 );
 /** A node step's failure line: fixed words only, so it may pass to the Slurm log. */
 export const FAILURE_RE = new RegExp(
   `^${FAILURE_PREFIX}(${Object.keys(NODE_STAGES).join("|")}): (${
     Object.keys(FAILURE_CLASSES).join("|")
-  })$`,
+  })(?: \\(node (\\d{1,3})\\))?$`,
 );
+
+/** A line of node I of a job of several nodes, as the log keeps it. */
+export function tagNode(line: string, node: number): string {
+  if (line.startsWith(FAILURE_PREFIX)) return `${line} (node ${node})`;
+  if (line.startsWith("sealbatch: ")) return `sealbatch: node ${node}: ${line.slice(11)}`;
+  return line;
+}
 
 /**
  * Read a fetched Slurm log: only the fixed tokens above are taken, so a log
@@ -166,7 +179,11 @@ export function parseNodeLog(text: string): NodeLog {
     const f = FAILURE_RE.exec(line);
     if (f) {
       out.lines.push(line);
-      out.failure ??= { stage: f[1] as NodeStage, class: f[2] as FailureClass };
+      out.failure ??= {
+        stage: f[1] as NodeStage,
+        class: f[2] as FailureClass,
+        ...(f[3] !== undefined ? { node: Number(f[3]) } : {}),
+      };
       continue;
     }
     const s = SCRIPT_FAILED_RE.exec(line);
@@ -184,7 +201,7 @@ export function describeFailure(log: NodeLog): string | undefined {
   const f = log.failure;
   if (!f) return undefined;
   const never = log.commandStarted ? "" : "; your command never ran";
-  return `the node could not ${NODE_STAGES[f.stage]}: ${
-    FAILURE_CLASSES[f.class]
-  } (${f.class})${never}`;
+  return `${f.node === undefined ? "the node" : `node ${f.node}`} could not ${
+    NODE_STAGES[f.stage]
+  }: ${FAILURE_CLASSES[f.class]} (${f.class})${never}`;
 }

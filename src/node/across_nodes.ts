@@ -174,8 +174,8 @@ export async function coordinate(input: CoordinateInput): Promise<CoordinateOutp
   let failure: number | undefined;
   let allReady!: (ok: boolean) => void;
   const readiness = new Promise<boolean>((resolve) => allReady = resolve);
-  const onPartLine = (line: string) => {
-    const l = parsePartLine(line);
+  const onPartLine = (labelled: string) => {
+    const l = parsePartLine(labelled.replace(/^\s*\d{1,3}: /, ""));
     if (l?.kind === "ready" && l.node < n) {
       ready.add(l.node);
       if (ready.size === n) allReady(true);
@@ -196,6 +196,8 @@ export async function coordinate(input: CoordinateInput): Promise<CoordinateOutp
       `--ntasks=${n}`,
       "--input=all",
       "--kill-on-bad-exit=1",
+      // Each line says which node it is from ("I: "): the log names the node.
+      "--label",
       "--",
       WRAPPER_PATH,
       "--node-part",
@@ -205,7 +207,7 @@ export async function coordinate(input: CoordinateInput): Promise<CoordinateOutp
     env,
     stdin: verdicts,
     stdoutTo: lineSink(onPartLine),
-    stderrTo: progressSink(),
+    stderrTo: progressSink({ labelled: true }),
     okCodes: Array.from({ length: 256 }, (_, i) => i),
     what: `starting job ${q(input.slurmJob)} on its ${n} nodes`,
   }).then((r) => r.code);

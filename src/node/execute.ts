@@ -13,7 +13,7 @@
  */
 import { exec } from "../util/exec.ts";
 import { HINT_LINE, PROGRESS_LINE } from "../render/sealbatch.ts";
-import { FAILURE_RE } from "../job/progress.ts";
+import { FAILURE_RE, tagNode, VERIFIED_RE } from "../job/progress.ts";
 import { writeSecretFile } from "../util/secret_file.ts";
 import type { PrivateDir } from "../util/secret_file.ts";
 import type { Account } from "./account.ts";
@@ -48,20 +48,41 @@ function toLog(line: string): void {
   for (let at = 0; at < bytes.length;) at += Deno.stderr.writeSync(bytes.subarray(at));
 }
 
+export interface ProgressSinkOptions {
+  /** Called with each progress line passed on. */
+  onProgress?: (line: string) => void;
+  /**
+   * The lines come from every node of a job through srun --label ("I: ..."):
+   * each is passed on naming its node (tagNode), a node's "verified" line too.
+   */
+  labelled?: boolean;
+}
+
 /**
  * A sink that passes on progress lines only (and the `hint:` line right after
  * a sealbatch error); overlong lines are dropped whole, unread.
  */
-export function progressSink(onProgress?: (line: string) => void): WritableStream<Uint8Array> {
+export function progressSink(opts: ProgressSinkOptions = {}): WritableStream<Uint8Array> {
   const decoder = new TextDecoder();
   let pending = "";
   let overlong = false;
-  let afterError = false;
-  const forward = (line: string) => {
-    const progress = PROGRESS_LINE.test(line);
-    if (progress || FAILURE_RE.test(line) || (afterError && HINT_LINE.test(line))) toLog(line);
-    if (progress) onProgress?.(line);
-    afterError = progress && line.startsWith("sealbatch: error: ");
+  // Per node: a hint belongs to the error its own node said just before.
+  const afterError = new Set<number | undefined>();
+  const forward = (raw: string) => {
+    let line = raw;
+    let node: number | undefined;
+    if (opts.labelled) {
+      const m = /^\s*(\d{1,3}): (.*)$/.exec(raw);
+      if (!m) return;
+      [node, line] = [Number(m[1]), m[2]!];
+    }
+    const progress = PROGRESS_LINE.test(line) || (node !== undefined && VERIFIED_RE.test(line));
+    if (progress || FAILURE_RE.test(line) || (afterError.has(node) && HINT_LINE.test(line))) {
+      toLog(node === undefined ? line : tagNode(line, node));
+    }
+    if (progress) opts.onProgress?.(line);
+    if (progress && line.startsWith("sealbatch: error: ")) afterError.add(node);
+    else afterError.delete(node);
   };
   return new WritableStream({
     write(chunk) {
@@ -69,7 +90,6 @@ export function progressSink(onProgress?: (line: string) => void): WritableStrea
       pending = lines.pop() ?? "";
       for (const line of lines) {
         if (!overlong && line.length <= MAX_LINE) forward(line);
-        else afterError = false;
         overlong = false;
       }
       if (pending.length > MAX_LINE) [pending, overlong] = ["", true];
@@ -110,11 +130,12 @@ export async function executeScript(input: ExecuteInput): Promise<number> {
       ],
     ] as const
     : ["bash", [script]] as const;
+  const sinkOpts = input.onProgress ? { onProgress: input.onProgress } : {};
   const out = await exec(program, [...args], {
     cwd: input.cwd,
     env,
     ...(input.sealed
-      ? { stdoutTo: progressSink(input.onProgress), stderrTo: progressSink(input.onProgress) }
+      ? { stdoutTo: progressSink(sinkOpts), stderrTo: progressSink(sinkOpts) }
       : { inherit: "both" as const }),
     ...(input.stdin ? { stdin: input.stdin } : {}),
     ...(input.signal ? { signal: input.signal, processGroup: true } : {}),

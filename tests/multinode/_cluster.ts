@@ -38,7 +38,7 @@ export async function onNode(
 /**
  * What a job left in every node's work directory (node-local, seen only in the node's own mount
  * namespace), and whether the site's Epilog had to remove anything of Slurm job `id`: the node
- * side must have wiped all of it itself.
+ * side must have wiped all of it itself. What other jobs running by now keep is theirs.
  */
 export async function leftOnNodes(env: SiteEnv, id: string): Promise<string[]> {
   const left: string[] = [];
@@ -46,7 +46,14 @@ export async function leftOnNodes(env: SiteEnv, id: string): Promise<string[]> {
   for (let i = 0; i < nodes; i++) {
     const found = await onNode(env, i, ["find", env.SITE_WORK_DIR!, "-mindepth", "1"]);
     if (found.code !== 0) throw new Error(`find on node ${i} failed: ${found.stderr}`);
-    left.push(...found.stdout.split("\n").filter((l) => l !== "").map((l) => `node ${i}: ${l}`));
+    // Another job running on the cluster by now has a directory named by its own Slurm id.
+    const others = new RegExp(
+      `^${env.SITE_WORK_DIR}/sealbatch-job-(?!${id}\\.)\\d+\\.node-\\d+(/|$)`,
+    );
+    left.push(
+      ...found.stdout.split("\n").filter((l) => l !== "" && !others.test(l))
+        .map((l) => `node ${i}: ${l}`),
+    );
   }
   const epilog = await Deno.readTextFile(`${env.SITE_LOG_DIR}/epilog.log`).catch(() => "");
   left.push(...epilog.split("\n").filter((l) => l.includes(` job ${id} `)));

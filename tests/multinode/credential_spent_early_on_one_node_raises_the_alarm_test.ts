@@ -28,12 +28,15 @@ Deno.test({
     assert.notEqual(r.code, 0, r.stdout);
     assert.match(
       r.stderr,
-      /the node could not fetch the job's keys: a credential of the job was already used \(possible interception\) \(credential-used\)/,
+      /node 2 could not fetch the job's keys: a credential of the job was already used \(possible interception\) \(credential-used\)/,
     );
     assert.match(r.stderr, /revoke the keys/);
     const log = await remote(p.site, `cat ${p.site.SITE_REMOTE_DIR}/jobs/${r.job}/slurm-*.out`);
-    assert.match(log, /^sealbatch-node: failed: fetch-keys: credential-used$/m);
-    assert.match(log, /credential for key "luks" of node 2 of job .*possible interception/);
+    assert.match(log, /^sealbatch-node: failed: fetch-keys: credential-used \(node 2\)$/m);
+    assert.match(
+      log,
+      /^sealbatch: node 2: error: credential for key "luks" of node 2 of job .*possible interception/m,
+    );
     assert.deepEqual(await nodesThatRan(p, r.slurmId), [], "the command ran on no node");
     assert.deepEqual(await leftOnNodes(p.site, r.slurmId), []);
   },

@@ -34,12 +34,15 @@ Deno.test({
       });
       assert.notEqual(r.code, 0, r.stdout);
       assert.match(r.stderr, /ended FAILED without a receipt/);
-      assert.match(r.stderr, /the node could not open the input: a check on the node refused/);
+      assert.match(r.stderr, /node 1 could not open the input: a check on the node refused/);
       assert.equal(await slurmExitCode(p, r.slurmId), `${EXIT_CODES.refused}:0`);
       assert.deepEqual(await nodesThatRan(p, r.slurmId), [], "the command ran on no node");
       const log = await remote(p.site, `cat ${p.site.SITE_REMOTE_DIR}/jobs/${r.job}/slurm-*.out`);
       assert.doesNotMatch(log, /job started|all \d nodes ready/);
-      assert.match(log, /differs from what was sealed/);
+      assert.match(
+        log,
+        /^sealbatch: node 1: error: input "input.img" .* differs from what was sealed/m,
+      );
       assert.deepEqual(await leftOnNodes(p.site, r.slurmId), []);
     } finally {
       if (mounted) await onNode(p.site, 1, ["umount", mounted]);
