@@ -31,7 +31,7 @@ export interface SiteCheckSettings {
   slurm: SlurmSettings;
   /** The program the job runs on the node (profile's node.command[0]); not checked when absent. */
   nodeCommand?: string;
-  /** Nodes a job asks for by default (the profile's slurm.defaults.nodes). */
+  /** Nodes a job asks for (the job's in a dry run, else the profile's slurm.defaults.nodes). */
   nodes?: number;
 }
 
@@ -97,10 +97,10 @@ export async function siteChecks(site: RemoteSite, s: SiteCheckSettings): Promis
     "partition",
     part.visible && n
       ? `${s.slurm.partition} exists: ${n.total} node(s), at most ${n.max} per job` +
-        (wanted > allowed ? `; the profile's ${wanted} nodes do not fit` : "")
+        (wanted > allowed ? `; a job of ${wanted} nodes does not fit` : "")
       : `${s.slurm.partition} not visible: Slurm says: ${part.said}`,
     part.visible
-      ? "lower slurm.defaults.nodes, or ask the site for a larger secure partition"
+      ? "lower resources.nodes (or slurm.defaults.nodes), or ask the site for a larger secure partition"
       : "ask the site for the secure partition's name (--partition, slurm.partition)",
   );
   // The base directory, or its nearest existing parent, must be writable: nothing is created.

@@ -24,8 +24,11 @@ export interface Backend extends AsyncDisposable {
   readonly label: string;
   /** What protects each step on this backend, for the run summary (only what is true here). */
   readonly protects: { upload: string; submit: string; wait: string; fetch: string };
-  /** Remote checks for --dry-run and `site check` (src/remote/check.ts). */
-  check(): Promise<CheckLine[]>;
+  /**
+   * Remote checks for --dry-run and `site check` (src/remote/check.ts);
+   * `nodes`: the job's, when a dry run knows it (else the site's default).
+   */
+  check(opts?: { nodes?: number }): Promise<CheckLine[]>;
   /** The job's directory on the shared side. */
   jobDir(job: string): string;
   /**

@@ -849,7 +849,22 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
         phase: "done",
         detail: "dry run: sealed with placeholder credentials",
       });
-      const checks = await backend.check();
+      const checks = await backend.check(across ? { nodes: across.nodes } : {});
+      if (across) {
+        emit({
+          step: "seal-job",
+          phase: "note",
+          detail: `a job of ${across.nodes} nodes` +
+            (across.tasksPerNode ? `, ${across.tasksPerNode} tasks per node` : "") +
+            ": every node verifies the job, decrypts it, checks its own copy of the input and " +
+            "fetches its own keys before the command runs on any; " +
+            (across.outputsFrom === "all"
+              ? `every node's outputs come back (${spec.outputs}/node-0 .. node-${
+                across.nodes - 1
+              })`
+              : `the first node's outputs come back (${spec.outputs}; outputs_from: all keeps every node's)`),
+        });
+      }
       if (fit) checks.push({ check: "work dir", ok: true, warning: true, detail: fit });
       const uploads: FileSummary[] = [];
       for (const file of files) {

@@ -98,14 +98,13 @@ export class SiteBackend implements Backend {
   }
 
   /** Read-only checks (src/remote/check.ts): nothing is created or changed on the site. */
-  check(): Promise<CheckLine[]> {
+  check(opts: { nodes?: number } = {}): Promise<CheckLine[]> {
+    const nodes = opts.nodes ?? this.#profile.slurm.defaults.nodes;
     return siteChecks(this.#site, {
       remoteDir: this.#profile.remote.baseDir,
       slurm: this.slurm,
       nodeCommand: this.#profile.node.command[0] ?? "sealbatch",
-      ...(this.#profile.slurm.defaults.nodes !== undefined
-        ? { nodes: this.#profile.slurm.defaults.nodes }
-        : {}),
+      ...(nodes !== undefined ? { nodes } : {}),
     });
   }
 
