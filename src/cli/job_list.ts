@@ -63,8 +63,10 @@ export function jobShowCommand() {
       "\nExamples:\n  sealbatch job show bart-fft-1a2b3c4d\n  sealbatch job show 1234   # by its Slurm id",
     )
     .action(async (id, opts) => {
-      const { findStateDir, showJob } = await import("../run/project.ts");
+      const { findStateDir, nodeLogOf, showJob } = await import("../run/project.ts");
+      const { stepsByNode } = await import("../job/progress.ts");
       const j = await showJob(await findStateDir(opts.project), id);
+      const log = await nodeLogOf(j);
       const lines = [
         `job      ${j.job}`,
         `state    ${outcome(j)}`,
@@ -82,7 +84,19 @@ export function jobShowCommand() {
           `         ${r.started_at} .. ${r.ended_at}`,
           `         results ${r.results ? `${r.results.path} sha256 ${r.results.sha256}` : "none"}`,
         );
+        // A job of several nodes: every node that ran it, and what it sealed.
+        r.nodes?.forEach((n, i) =>
+          lines.push(
+            `         node ${i} ${n.host}: ${
+              n.results ? `${n.results.path} sha256 ${n.results.sha256}` : "results not kept"
+            }`,
+          )
+        );
       } else lines.push("receipt  none yet");
+      // What the Slurm log says each node did (fixed progress lines only).
+      for (const [node, steps] of stepsByNode(log ?? { lines: [], commandStarted: false })) {
+        lines.push(`${node < 0 ? "log     " : `node ${node}  `} ${steps.join(", ")}`);
+      }
       result(lines.join("\n"), j);
     });
 }

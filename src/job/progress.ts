@@ -53,13 +53,19 @@ export const FAILURE_HINTS: Partial<Record<FailureClass, string>> = {
   "permission": "the node refused a file of the job: ask the site (docs/admin.md)",
 };
 
-/** The milestones the job script reports, in order ("job ended with status N" aside). */
+/** What the job script (and a job of several nodes' first node) reports, in order, as patterns ("job ended with status N" aside). */
 export const MILESTONES = [
   "keys fetched",
   "data opened",
+  // A job of several nodes: each node is ready for the command; the first says when all are.
+  "node ready",
+  "starting on \\d{1,3} nodes(?:: [A-Za-z0-9._-]{1,64}(?:, [A-Za-z0-9._-]{1,64}){0,63})?",
+  "all \\d{1,3} nodes ready",
   "job started",
   "results sealed",
   "keys wiped",
+  "receipt written \\(exit status \\d{1,3}\\)",
+  "stopped before the command ran on any node \\(exit status \\d{1,3}\\)",
 ] as const;
 
 const FAILURE_PREFIX = "sealbatch-node: failed: ";
@@ -194,6 +200,23 @@ export function parseNodeLog(text: string): NodeLog {
   }
   if (!out.failure && scriptSaid) out.failure = { stage: scriptSaid, class: "unknown" };
   return out;
+}
+
+/**
+ * The log's steps per node ("keys fetched", ...), in order: key -1 for the
+ * lines of the job as a whole (a one-node job's, or its first node's coordination).
+ */
+export function stepsByNode(log: NodeLog): Map<number, string[]> {
+  const out = new Map<number, string[]>([[-1, []]]);
+  for (const line of log.lines) {
+    const m = /^sealbatch(?:-node)?: (?:node (\d{1,3}): )?(.*)$/.exec(line);
+    if (!m) continue;
+    const key = m[1] === undefined ? -1 : Number(m[1]);
+    const step = m[2]!.replace(/^job \S+ (verified) .*/, "$1").replace(/ \(node \d{1,3}\)$/, "");
+    out.set(key, [...(out.get(key) ?? []), step]);
+  }
+  if (out.get(-1)!.length === 0) out.delete(-1);
+  return new Map([...out].sort(([a], [b]) => a - b));
 }
 
 /** "the node could not open the input: no space left in ...; your command never ran" */

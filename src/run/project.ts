@@ -5,7 +5,8 @@
  * input; `job list` / `job show` read the same files.
  */
 import { inputError, q } from "../util/errors.ts";
-import { exists } from "../util/files.ts";
+import { exists, readTextCapped } from "../util/files.ts";
+import { type NodeLog, parseNodeLog } from "../job/progress.ts";
 import { NAME_RE } from "../util/user.ts";
 import type { Receipt } from "../job/receipt.ts";
 import { RunState } from "./state.ts";
@@ -39,6 +40,17 @@ export interface JobEntry {
   receipt?: Receipt;
   /** When `job clean` removed its files on the shared side. */
   cleanedAt?: string;
+}
+
+/** What the job's Slurm log (fetched by the run) says each node did; empty before the fetch. */
+export async function nodeLogOf(entry: JobEntry): Promise<NodeLog | undefined> {
+  if (entry.slurmJob === undefined) return undefined;
+  const text = await readTextCapped(
+    `${entry.dir}/results/slurm-${entry.slurmJob}.out`,
+    1 << 20,
+    "Slurm log",
+  ).catch(() => undefined);
+  return text === undefined ? undefined : parseNodeLog(text);
 }
 
 export function projectStateDir(project: string): string {

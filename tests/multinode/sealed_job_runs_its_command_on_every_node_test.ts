@@ -61,6 +61,24 @@ Deno.test({
       "output.results.node-2.img",
     ]);
     assert.match(r.stdout, /receipt: signed by the node/);
+    // job show: every node of the receipt, and what the log says each node did.
+    const show = await runIn(p, ["job", "show", job]);
+    assert.equal(show.code, 0, show.stderr);
+    const hosts = nodeNames(p.site);
+    assert.match(
+      show.stdout,
+      new RegExp(`node 2 ${hosts[2]}: output\\.results\\.node-2\\.img sha256 [0-9a-f]{64}`),
+    );
+    for (let i = 0; i < CLUSTER_NODES; i++) {
+      assert.match(
+        show.stdout,
+        new RegExp(
+          `^node ${i} +verified, keys fetched, data opened, node ready, job ended with status 0, results sealed, keys wiped$`,
+          "m",
+        ),
+      );
+    }
+    assert.match(show.stdout, /^log +starting on 3 nodes: .*, job started, receipt written/m);
     const id = /slurm-(\d+)\.out/.exec(await remote(p.site, `ls ${dir}`))![1]!;
     assert.deepEqual(await leftOnNodes(p.site, id), [], "no node keeps a key or plaintext byte");
   },
