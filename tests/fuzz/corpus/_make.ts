@@ -14,7 +14,7 @@ import { encryptTo } from "../../../src/pgp/encrypt.ts";
 import { signDetached } from "../../../src/pgp/sign.ts";
 import { PGP_CONFIG } from "../../../src/pgp/config.ts";
 import { wrapRunScript } from "../../../src/job/envelope.ts";
-import { buildPayload } from "../../../src/job/manifest.ts";
+import { buildPayload, readManifest } from "../../../src/job/manifest.ts";
 import { buildReceipt } from "../../../src/job/receipt.ts";
 import { generateImageKeyPair, importPublicKeyPem } from "../../../src/image/keys.ts";
 import { wrapImageKey } from "../../../src/image/crypto_message.ts";
@@ -56,6 +56,14 @@ const payload = buildPayload("#!/bin/bash\nbart fft -u -i 3 in/shepp_logan out/o
   results: "output.results.img",
 });
 await write("payload.txt", payload);
+// A job of several nodes: its manifest fields and the receipt's node list.
+const nodesPayload = buildPayload("#!/bin/bash\nsrun hostname\n", {
+  ...readManifest(payload)!,
+  nodes: 3,
+  tasks_per_node: 2,
+  outputs_from: "all",
+});
+await write("payload-nodes.txt", nodesPayload);
 const message = await encryptTo(
   new TextEncoder().encode(payload),
   await parsePublicKey(node.publicArmored, "node key"),
@@ -81,6 +89,25 @@ const receipt = buildReceipt({
   exit_code: 0,
 });
 await write("receipt.bin", receipt);
+const nodesResults = (i: number) => ({
+  path: `output.results.node-${i}.img`,
+  sha256: "d".repeat(64),
+  bytes: 786432,
+});
+await write(
+  "receipt-nodes.bin",
+  buildReceipt({
+    ...JSON.parse(new TextDecoder().decode(receipt)),
+    nodes: [
+      {
+        host: "secure01",
+        results: { path: "output.results.img", sha256: "c".repeat(64), bytes: 786432 },
+      },
+      { host: "secure02", results: nodesResults(1) },
+      { host: "secure03", results: null },
+    ],
+  }),
+);
 const nodeKey = await readPrivateKey({ armoredKey: node.privateArmored });
 await write(
   "receipt.sig.asc",

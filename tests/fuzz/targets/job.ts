@@ -63,7 +63,7 @@ export async function makeTarget(name: string): Promise<FuzzTarget> {
     case "manifest":
       return {
         name,
-        seeds: [await corpusBytes("payload.txt")],
+        seeds: [await corpusBytes("payload.txt"), await corpusBytes("payload-nodes.txt")],
         tokens: JSON_TOKENS,
         maxBytes: 64 * 1024,
         exitCodes: [3],
@@ -72,7 +72,7 @@ export async function makeTarget(name: string): Promise<FuzzTarget> {
     default:
       return {
         name,
-        seeds: [await corpusBytes("receipt.bin")],
+        seeds: [await corpusBytes("receipt.bin"), await corpusBytes("receipt-nodes.bin")],
         tokens: JSON_TOKENS,
         maxBytes: MAX_RECEIPT_BYTES + 1024,
         exitCodes: [4],
