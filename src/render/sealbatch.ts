@@ -146,7 +146,7 @@ export function renderSealbatchScript(input: RenderInput): string {
   // Node I's results container: the name resultsOfNode gives, with I from the environment.
   const [stem, ext] = resultsOfNode(input.results, 1).split(".node-1");
   const sealTo = (target: string) =>
-    `sb node data close --mount-point "$OUT" ${target} >/dev/null || fail "sealing the results failed"`;
+    `sb node data close --mount-point "$OUT" ${target} >/dev/null || fail "sealing the results failed" $?`;
   const seal = !nodes ? [sealTo(`--seal-to "$JOB_DIR"/${sh(input.results)}`)] : [
     'if [ "$NODE" = 0 ]; then',
     `  ${sealTo(`--seal-to "$JOB_DIR"/${sh(input.results)}`)}`,
@@ -188,7 +188,8 @@ export function renderSealbatchScript(input: RenderInput): string {
     // fd 3: the progress channel to the node side; fd 2 moves into the results below.
     "exec 3>&2",
     "say() { printf 'sealbatch: %s\\n' \"$1\" >&3; }",
-    'fail() { say "$1"; exit 1; }',
+    // A node step's own exit status is the job's (5: a credential was already used, ...).
+    'fail() { say "$1"; exit "${2:-1}"; }',
     "cleanup() {",
     // Back to the node's channel: a file open inside $OUT would keep it busy.
     "  exec 2>&3",
@@ -205,16 +206,16 @@ export function renderSealbatchScript(input: RenderInput): string {
     CREDENTIALS_DELIMITER,
     'sb node fetch-keys --credentials "$W/credentials.json" --out "$KEYS"' +
     (nodes ? ' --node-index "$NODE"' : "") + " >/dev/null ||",
-    '  fail "fetching the keys failed"',
+    '  fail "fetching the keys failed" $?',
     'rm -f "$W/credentials.json"',
     'say "keys fetched"',
     `sb node data open "$INPUTS"/${sh(input.input)} --key-file "$KEYS"/${sh(LUKS_KEY)} ` +
-    `--mount-point "$IN" >/dev/null || fail "opening the input failed"`,
+    `--mount-point "$IN" >/dev/null || fail "opening the input failed" $?`,
     "in_open=1",
     `sb node data open ${sh(input.output)} --create ${
       input.outputSize === undefined ? "" : `--size ${Math.ceil(input.outputSize / MiB)} `
     }--key-file "$KEYS"/${sh(LUKS_KEY)} ` +
-    `--mount-point "$OUT" >/dev/null || fail "opening the output failed"`,
+    `--mount-point "$OUT" >/dev/null || fail "opening the output failed" $?`,
     "out_open=1",
     'say "data opened"',
     // From here on, whatever bash or a program reports goes into the sealed results.
@@ -235,7 +236,7 @@ export function renderSealbatchScript(input: RenderInput): string {
     ...seal,
     "out_open=0",
     'say "results sealed"',
-    'sb node data close --mount-point "$IN" --discard >/dev/null || fail "closing the input failed"',
+    'sb node data close --mount-point "$IN" --discard >/dev/null || fail "closing the input failed" $?',
     "in_open=0",
     'exit "$status"',
     "",

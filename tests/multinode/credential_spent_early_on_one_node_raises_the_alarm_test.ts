@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { remote } from "../run/_fixture.ts";
 import { leftOnNodes, SITE_SKIP } from "./_cluster.ts";
-import { nodesThatRan, runHeld, sealedProject } from "./_sealed.ts";
+import { nodesThatRan, runHeld, sealedProject, slurmExitCode } from "./_sealed.ts";
+import { EXIT_CODES } from "../../src/util/errors.ts";
 
 Deno.test({
   name: "a credential spent early on one node of a job raises the alarm; the command runs nowhere",
@@ -31,6 +32,8 @@ Deno.test({
       /node 2 could not fetch the job's keys: a credential of the job was already used \(possible interception\) \(credential-used\)/,
     );
     assert.match(r.stderr, /revoke the keys/);
+    // The job ends with the interception exit code of the node that raised the alarm.
+    assert.equal(await slurmExitCode(p, r.slurmId), `${EXIT_CODES.intercepted}:0`);
     const log = await remote(p.site, `cat ${p.site.SITE_REMOTE_DIR}/jobs/${r.job}/slurm-*.out`);
     assert.match(log, /^sealbatch-node: failed: fetch-keys: credential-used \(node 2\)$/m);
     assert.match(
