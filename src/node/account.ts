@@ -10,6 +10,15 @@ export interface Account {
   home: string;
 }
 
+/** argv that runs `program args` as `account`: through setpriv when we are root, else as we are. */
+export function asAccount(account: Account, program: string, args: string[]): [string, string[]] {
+  if (Deno.uid() !== 0 || account.uid === 0) return [program, args];
+  return [
+    "setpriv",
+    [`--reuid=${account.uid}`, `--regid=${account.gid}`, "--init-groups", "--", program, ...args],
+  ];
+}
+
 /** `who` is an account name or a numeric uid; an unknown account is a refusal. */
 export async function lookupAccount(who: string): Promise<Account> {
   if (!NAME_RE.test(who)) throw refusal(`invalid account name ${q(who)}`);

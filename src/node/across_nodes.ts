@@ -28,7 +28,7 @@
 import { exec } from "../util/exec.ts";
 import { q, refusal, SealbatchError, usageError } from "../util/errors.ts";
 import { WRAPPER_PATH } from "../job/envelope.ts";
-import type { Account } from "./account.ts";
+import { type Account, asAccount } from "./account.ts";
 import { progressSink } from "./execute.ts";
 
 /** The part's private directory: its name is one the command step can find on that node. */
@@ -127,22 +127,6 @@ export interface CoordinateOutput {
   ran: boolean;
 }
 
-/** argv that runs `program args` as the job's account (we are root through sudo, or that account). */
-function asJobUser(account: Account, program: string, args: string[]): [string, string[]] {
-  if (Deno.uid() !== 0 || account.uid === 0) return [program, args];
-  return [
-    "setpriv",
-    [
-      `--reuid=${account.uid}`,
-      `--regid=${account.gid}`,
-      "--init-groups",
-      "--",
-      program,
-      ...args,
-    ],
-  ];
-}
-
 export async function coordinate(input: CoordinateInput): Promise<CoordinateOutput> {
   const n = input.hosts.length;
   const env = {
@@ -187,7 +171,7 @@ export async function coordinate(input: CoordinateInput): Promise<CoordinateOutp
       allReady(false);
     }
   };
-  const [program, args] = asJobUser(
+  const [program, args] = asAccount(
     input.account,
     "srun",
     // A part that dies without a word (killed, say) ends the step: nobody waits for it.
@@ -220,7 +204,7 @@ export async function coordinate(input: CoordinateInput): Promise<CoordinateOutp
     if (await readiness) {
       input.notify(`all ${n} nodes ready`);
       input.notify("job started");
-      const [cmd, cmdArgs] = asJobUser(
+      const [cmd, cmdArgs] = asAccount(
         input.account,
         "srun",
         step([`--ntasks-per-node=${input.tasksPerNode}`, "--", "bash", "-c", TASK]),

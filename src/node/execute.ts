@@ -16,7 +16,7 @@ import { HINT_LINE, PROGRESS_LINE } from "../render/sealbatch.ts";
 import { FAILURE_RE, tagNode, VERIFIED_RE } from "../job/progress.ts";
 import { writeSecretFile } from "../util/secret_file.ts";
 import type { PrivateDir } from "../util/secret_file.ts";
-import type { Account } from "./account.ts";
+import { type Account, asAccount } from "./account.ts";
 
 export interface ExecuteInput {
   payload: Uint8Array;
@@ -117,19 +117,7 @@ export async function executeScript(input: ExecuteInput): Promise<number> {
     LOGNAME: account.name,
     SEALBATCH_WORK_DIR: dir.path,
   };
-  const [program, args] = dropPrivileges
-    ? [
-      "setpriv",
-      [
-        `--reuid=${account.uid}`,
-        `--regid=${account.gid}`,
-        "--init-groups",
-        "--",
-        "bash",
-        script,
-      ],
-    ] as const
-    : ["bash", [script]] as const;
+  const [program, args] = asAccount(account, "bash", [script]);
   const sinkOpts = input.onProgress ? { onProgress: input.onProgress } : {};
   const out = await exec(program, [...args], {
     cwd: input.cwd,

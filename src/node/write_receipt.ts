@@ -74,28 +74,35 @@ export interface WriteReceiptInput {
 }
 
 /** Every node with the results it sealed; only node 0's count unless every node's are kept. */
-async function nodeResults(input: WriteReceiptInput, hosts: string[]): Promise<ReceiptNode[]> {
+async function nodeResults(
+  input: WriteReceiptInput,
+  hosts: string[],
+  first: ReceiptResults | null,
+): Promise<ReceiptNode[]> {
   const all = input.manifest.outputs_from === "all";
   return await Promise.all(hosts.map(async (host, i) => ({
     host,
-    results: i === 0 || all
+    results: i === 0
+      ? first
+      : all
       ? await hashResults(input.jobDir, resultsOfNode(input.manifest.results, i), input.account)
       : null,
   })));
 }
 
 export async function writeReceipt(input: WriteReceiptInput): Promise<string> {
+  const results = await hashResults(input.jobDir, input.manifest.results, input.account);
   const bytes = buildReceipt({
     job: input.manifest.job,
     nonce: input.manifest.nonce,
     user: input.account.name,
     slurm_job: input.slurmJob ?? null,
     signer: input.signer,
-    results: await hashResults(input.jobDir, input.manifest.results, input.account),
+    results,
     started_at: rfc3339(input.startedAt),
     ended_at: rfc3339(input.endedAt),
     exit_code: input.exitCode,
-    ...(input.hosts ? { nodes: await nodeResults(input, input.hosts) } : {}),
+    ...(input.hosts ? { nodes: await nodeResults(input, input.hosts, results) } : {}),
   });
   const binary = await signDetached(bytes, input.nodeKey, "node key");
   const armored = (await readSignature({ binarySignature: binary, config: PGP_CONFIG })).armor();
