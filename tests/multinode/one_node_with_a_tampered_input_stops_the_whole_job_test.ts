@@ -46,6 +46,7 @@ Deno.test({
       assert.deepEqual(await leftOnNodes(p.site, r.slurmId), []);
     } finally {
       if (mounted) await onNode(p.site, 1, ["umount", mounted]);
+      await remote(p.site, `rm -f ${p.site.SITE_REMOTE_DIR}/tampered-*.img`);
     }
   },
 });
