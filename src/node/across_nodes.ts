@@ -195,7 +195,8 @@ export async function coordinate(input: CoordinateInput): Promise<CoordinateOutp
     okCodes: Array.from({ length: 256 }, (_, i) => i),
     what: `starting job ${q(input.slurmJob)} on its ${n} nodes`,
   }).then((r) => r.code);
-  parts.finally(() => allReady(false));
+  // Parts that end before all were ready (or cannot start at all) mean no command.
+  parts.then(() => allReady(false), () => allReady(false));
 
   input.notify(`starting on ${n} nodes: ${input.hosts.join(", ")}`);
   let ran = false;
