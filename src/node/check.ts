@@ -6,7 +6,7 @@
 import { attemptCheck, type CheckLine } from "../remote/check.ts";
 import { parsePrivateKey, parsePublicKey } from "../pgp/keys.ts";
 import { VaultClient } from "../kms/vault_client.ts";
-import { exec } from "../util/exec.ts";
+import { exec, hasProgram } from "../util/exec.ts";
 import { q } from "../util/errors.ts";
 import { readTextCapped } from "../util/files.ts";
 import { readSecretFile } from "../util/secret_file.ts";
@@ -215,6 +215,19 @@ export async function checkNode(input: NodeCheckInput = {}): Promise<NodeCheckRe
       );
     }
   }
+
+  // Jobs of several nodes start their nodes' parts and their command through srun (across_nodes.ts).
+  lines.push(
+    await hasProgram("srun")
+      ? { check: "several nodes", ok: true, detail: "srun found: jobs of several nodes can start" }
+      : {
+        check: "several nodes",
+        ok: true,
+        warning: true,
+        detail:
+          "srun is not on PATH: jobs of several nodes cannot start here (jobs of one node can)",
+      },
+  );
 
   if (config.vaultAddr === undefined) {
     lines.push({

@@ -21,6 +21,7 @@ Deno.test({
     assert.match(text, new RegExp(`^ok +node config: ${env.SITE_NODE_CONFIG} is valid$`, "m"));
     assert.match(text, new RegExp(`^ok +work directory: ${env.SITE_WORK_DIR}: tmpfs, `, "m"));
     assert.match(text, new RegExp(`^ok +sudo rule: ${env.SITE_USER} may run `, "m"));
+    assert.match(text, /^ok +several nodes: srun found: jobs of several nodes can start$/m);
     assert.doesNotMatch(text, /^FAIL/m);
   },
 });
