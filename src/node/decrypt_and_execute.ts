@@ -296,32 +296,21 @@ async function runJob(
   // A job of several nodes: every node checks the allocation; the first one coordinates.
   let across: { hosts: string[]; index: number } | undefined;
   if (peeked?.nodes !== undefined || input.part !== undefined) {
-    const nodes = peeked?.nodes;
-    if (nodes === undefined) {
-      payload.fill(0);
-      throw refusal("--node-part: the job was not sealed for several nodes");
-    }
-    if (job.slurm === undefined) {
-      payload.fill(0);
-      throw refusal(`job ${q(peeked!.job)} of ${nodes} nodes runs only inside Slurm`);
-    }
-    const hosts = await jobHosts(job.slurm).catch((err) => {
-      payload.fill(0);
-      throw asRefusal(err);
-    });
+    let hosts: string[];
     try {
-      checkAllocation({ job: peeked!.job, nodes, hosts, workDir: config.workDir });
+      hosts = await allocation(peeked, job.slurm, config.workDir);
+      if (input.part !== undefined) across = { hosts, index: nodeIndex(hosts, selfName()) };
     } catch (err) {
       payload.fill(0);
       throw err;
     }
-    if (input.part === undefined) {
+    if (across === undefined) {
       payload.fill(0);
       if (peeked!.results !== undefined) await requireSigningKey(nodeKey);
       return await coordinateJob({
         manifest: peeked!,
         account: job.account,
-        slurm: job.slurm,
+        slurm: job.slurm!,
         hosts,
         workDir: config.workDir!,
         jobDir,
@@ -330,7 +319,6 @@ async function runJob(
         notify,
       });
     }
-    across = { hosts, index: nodeIndex(hosts, selfName()) };
     if (seen) seen.index = across.index;
   }
   // Created before the nonce is claimed, so a node without usable private
@@ -441,6 +429,26 @@ async function runJob(
     await dir?.remove();
     stop.abort();
   }
+}
+
+/** The allocation's nodes, when it is the one the job was sealed for (refused otherwise). */
+async function allocation(
+  manifest: Manifest | undefined,
+  slurm: SlurmJob | undefined,
+  workDir: string | undefined,
+): Promise<string[]> {
+  const nodes = manifest?.nodes;
+  if (manifest === undefined || nodes === undefined) {
+    throw refusal("--node-part: the job was not sealed for several nodes");
+  }
+  if (slurm === undefined) {
+    throw refusal(`job ${q(manifest.job)} of ${nodes} nodes runs only inside Slurm`);
+  }
+  const hosts = await jobHosts(slurm).catch((err) => {
+    throw asRefusal(err);
+  });
+  checkAllocation({ job: manifest.job, nodes, hosts, workDir });
+  return hosts;
 }
 
 /** This node's name as Slurm knows it (slurmd sets SLURMD_NODENAME in every step). */
