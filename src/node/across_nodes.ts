@@ -30,6 +30,7 @@ import { q, refusal, SealbatchError, usageError } from "../util/errors.ts";
 import { WRAPPER_PATH } from "../job/envelope.ts";
 import { type Account, asAccount } from "./account.ts";
 import { progressSink } from "./execute.ts";
+import { lineSink } from "../util/line_sink.ts";
 
 /** The part's private directory: its name is one the command step can find on that node. */
 export function partDirName(slurmJob: string, index: number): string {
@@ -80,22 +81,8 @@ export function parseVerdict(line: string): Verdict | undefined {
   return status ? { kind: "status", code: Math.min(Number(status[1]), 255) } : undefined;
 }
 
-/** Lines of a byte stream, at most `max` characters each (longer ones are dropped). */
-function lineSink(onLine: (line: string) => void, max = 256): WritableStream<Uint8Array> {
-  const decoder = new TextDecoder();
-  let pending = "";
-  return new WritableStream({
-    write(chunk) {
-      const lines = (pending + decoder.decode(chunk, { stream: true })).split("\n");
-      pending = lines.pop() ?? "";
-      if (pending.length > max) pending = "";
-      for (const line of lines) if (line.length <= max) onLine(line);
-    },
-    close() {
-      if (pending !== "") onLine(pending);
-    },
-  });
-}
+/** Protocol lines are short; anything longer is not one. */
+const MAX_PROTOCOL_LINE = 256;
 
 /** The coordinator's first line from stdin, for a part (undefined: stdin closed first). */
 export async function readVerdict(
@@ -105,7 +92,7 @@ export async function readVerdict(
   let seen = false;
   await stdin.pipeTo(lineSink((line) => {
     if (!seen) [seen, verdict] = [true, parseVerdict(line)];
-  })).catch(() => {});
+  }, MAX_PROTOCOL_LINE)).catch(() => {});
   return verdict;
 }
 
@@ -190,7 +177,7 @@ export async function coordinate(input: CoordinateInput): Promise<CoordinateOutp
   const parts = exec(program, args, {
     env,
     stdin: verdicts,
-    stdoutTo: lineSink(onPartLine),
+    stdoutTo: lineSink(onPartLine, MAX_PROTOCOL_LINE),
     stderrTo: progressSink({ labelled: true }),
     okCodes: Array.from({ length: 256 }, (_, i) => i),
     what: `starting job ${q(input.slurmJob)} on its ${n} nodes`,

@@ -14,6 +14,7 @@
 import { exec } from "../util/exec.ts";
 import { HINT_LINE, PROGRESS_LINE } from "../render/sealbatch.ts";
 import { FAILURE_RE, tagNode, VERIFIED_RE } from "../job/progress.ts";
+import { lineSink } from "../util/line_sink.ts";
 import { writeSecretFile } from "../util/secret_file.ts";
 import type { PrivateDir } from "../util/secret_file.ts";
 import { type Account, asAccount } from "./account.ts";
@@ -63,9 +64,6 @@ export interface ProgressSinkOptions {
  * a sealbatch error); overlong lines are dropped whole, unread.
  */
 export function progressSink(opts: ProgressSinkOptions = {}): WritableStream<Uint8Array> {
-  const decoder = new TextDecoder();
-  let pending = "";
-  let overlong = false;
   // Per node: a hint belongs to the error its own node said just before.
   const afterError = new Set<number | undefined>();
   const forward = (raw: string) => {
@@ -84,20 +82,8 @@ export function progressSink(opts: ProgressSinkOptions = {}): WritableStream<Uin
     if (progress && line.startsWith("sealbatch: error: ")) afterError.add(node);
     else afterError.delete(node);
   };
-  return new WritableStream({
-    write(chunk) {
-      const lines = (pending + decoder.decode(chunk, { stream: true })).split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) {
-        if (!overlong && line.length <= MAX_LINE) forward(line);
-        overlong = false;
-      }
-      if (pending.length > MAX_LINE) [pending, overlong] = ["", true];
-    },
-    close() {
-      if (!overlong && pending !== "" && pending.length <= MAX_LINE) forward(pending);
-    },
-  });
+  // A hint passes right after its error only: an overlong line between them breaks the pair.
+  return lineSink(forward, MAX_LINE, () => afterError.clear());
 }
 
 /** Returns the script's exit status. */
