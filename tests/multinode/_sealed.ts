@@ -6,6 +6,7 @@
 import { jobIdOf, makeProject, type Project, remote, runIn } from "../run/_fixture.ts";
 import type { CliResult } from "../_helpers/cli.ts";
 import { CLUSTER_NODES } from "./_cluster.ts";
+import { parseReceipt } from "../../src/job/receipt.ts";
 
 /** Each task leaves a mark on the shared side: a job whose command ran on a node shows it. */
 export const MARKING_COMMAND = 'touch "$HOME/ran-$SLURM_JOB_ID-$SLURM_NODEID"; ' +
@@ -21,6 +22,32 @@ export function sealedProject(
     specExtra: `  nodes: ${nodes}\n` +
       (opts.held ? '  extra_args: ["--hold"]\n' : "") + (opts.extra ?? ""),
   });
+}
+
+/** The job's directory on the shared side. */
+export const remoteJobDir = (p: Project, job: string) => `${p.site.SITE_REMOTE_DIR}/jobs/${job}`;
+
+/** The job's Slurm log, as the shared side holds it. */
+export const slurmLog = (p: Project, job: string) =>
+  remote(p.site, `cat ${remoteJobDir(p, job)}/slurm-*.out`);
+
+/** The Slurm id of a job Slurm still has (-a: the secure partition is hidden). */
+export async function liveSlurmId(p: Project, job: string): Promise<string> {
+  const id = (await remote(p.site, `squeue -a -h -n ${job} -o %i`)).trim();
+  if (!/^\d+$/.test(id)) throw new Error(`no Slurm job for ${job}: ${id}`);
+  return id;
+}
+
+/** A finished `run`: its job, the job's directory, Slurm id and the receipt there. */
+export async function finishedRun(p: Project, stderr: string) {
+  const job = jobIdOf(stderr);
+  const dir = remoteJobDir(p, job);
+  const id = /slurm-(\d+)\.out/.exec(await remote(p.site, `ls ${dir}`))?.[1];
+  if (id === undefined) throw new Error(`no Slurm log in ${dir}`);
+  const receipt = parseReceipt(
+    new TextEncoder().encode(await remote(p.site, `cat ${dir}/receipt.json`)),
+  );
+  return { job, dir, id, receipt };
 }
 
 export interface HeldRun extends CliResult {
@@ -41,9 +68,7 @@ export async function runHeld(
     job ||= /^job (\S+) on /.exec(line)?.[1] ?? "";
     if (acting === undefined && /^wait +Slurm: PENDING/.test(line)) {
       acting = (async () => {
-        // -a: the secure partition is hidden.
-        slurmId = (await remote(p.site, `squeue -a -h -n ${job} -o %i`)).trim();
-        if (!/^\d+$/.test(slurmId)) throw new Error(`no held Slurm job for ${job}: ${slurmId}`);
+        slurmId = await liveSlurmId(p, job);
         try {
           await whileHeld(slurmId, job);
         } finally {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { EXIT_CODES } from "../../src/util/errors.ts";
 import { remote } from "../run/_fixture.ts";
 import { leftOnNodes, SITE_SKIP } from "./_cluster.ts";
-import { nodesThatRan, runHeld, sealedProject, slurmExitCode } from "./_sealed.ts";
+import { nodesThatRan, runHeld, sealedProject, slurmExitCode, slurmLog } from "./_sealed.ts";
 
 Deno.test({
   name: "a job sealed for 3 nodes that Slurm gives 2 is refused before any node's part starts",
@@ -21,7 +21,7 @@ Deno.test({
     });
     assert.notEqual(r.code, 0, r.stdout);
     assert.equal(await slurmExitCode(p, r.slurmId), `${EXIT_CODES.refused}:0`);
-    const log = await remote(p.site, `cat ${p.site.SITE_REMOTE_DIR}/jobs/${r.job}/slurm-*.out`);
+    const log = await slurmLog(p, r.job);
     assert.match(
       log,
       /^sealbatch: error: job "\S+" was sealed for 3 nodes, but Slurm allocated 2$/m,

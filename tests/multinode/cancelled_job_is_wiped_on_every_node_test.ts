@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { remote, runIn } from "../run/_fixture.ts";
 import { CLUSTER_NODES, leftOnNodes, SITE_SKIP } from "./_cluster.ts";
-import { nodesThatRan, sealedProject } from "./_sealed.ts";
+import { liveSlurmId, nodesThatRan, remoteJobDir, sealedProject } from "./_sealed.ts";
 
 Deno.test({
   name: "a job of 3 nodes cancelled while its command runs is wiped on every node",
@@ -24,7 +24,7 @@ Deno.test({
       job ||= /^job (\S+) on /.exec(line)?.[1] ?? "";
       if (cancelling === undefined && /^wait +Slurm: RUNNING/.test(line)) {
         cancelling = (async () => {
-          id = (await remote(p.site, `squeue -a -h -n ${job} -o %i`)).trim();
+          id = await liveSlurmId(p, job);
           // Cancelled once the command runs on every node.
           for (let i = 0; i < 600 && (await nodesThatRan(p, id)).length < CLUSTER_NODES; i++) {
             await new Promise((done) => setTimeout(done, 100));
@@ -50,7 +50,7 @@ Deno.test({
       await new Promise((done) => setTimeout(done, 100));
     }
     assert.deepEqual(await leftOnNodes(p.site, id), []);
-    const listing = await remote(p.site, `ls ${p.site.SITE_REMOTE_DIR}/jobs/${job}`);
+    const listing = await remote(p.site, `ls ${remoteJobDir(p, job)}`);
     assert.doesNotMatch(listing, /receipt\.json/);
   },
 });

@@ -5,9 +5,8 @@
  * The other nodes fetched theirs, but the command runs on none, and no node keeps a key.
  */
 import assert from "node:assert/strict";
-import { remote } from "../run/_fixture.ts";
 import { leftOnNodes, SITE_SKIP } from "./_cluster.ts";
-import { nodesThatRan, runHeld, sealedProject, slurmExitCode } from "./_sealed.ts";
+import { nodesThatRan, runHeld, sealedProject, slurmExitCode, slurmLog } from "./_sealed.ts";
 import { EXIT_CODES } from "../../src/util/errors.ts";
 
 Deno.test({
@@ -34,7 +33,7 @@ Deno.test({
     assert.match(r.stderr, /revoke the keys/);
     // The job ends with the interception exit code of the node that raised the alarm.
     assert.equal(await slurmExitCode(p, r.slurmId), `${EXIT_CODES.intercepted}:0`);
-    const log = await remote(p.site, `cat ${p.site.SITE_REMOTE_DIR}/jobs/${r.job}/slurm-*.out`);
+    const log = await slurmLog(p, r.job);
     assert.match(log, /^sealbatch-node: failed: fetch-keys: credential-used \(node 2\)$/m);
     assert.match(
       log,

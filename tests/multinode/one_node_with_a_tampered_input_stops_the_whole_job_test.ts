@@ -8,7 +8,14 @@ import assert from "node:assert/strict";
 import { EXIT_CODES } from "../../src/util/errors.ts";
 import { remote } from "../run/_fixture.ts";
 import { leftOnNodes, onNode, SITE_SKIP } from "./_cluster.ts";
-import { nodesThatRan, runHeld, sealedProject, slurmExitCode } from "./_sealed.ts";
+import {
+  nodesThatRan,
+  remoteJobDir,
+  runHeld,
+  sealedProject,
+  slurmExitCode,
+  slurmLog,
+} from "./_sealed.ts";
 
 Deno.test({
   name: "one node whose copy of the input differs refuses, and no node of the job runs the command",
@@ -20,7 +27,7 @@ Deno.test({
     let mounted = "";
     try {
       const r = await runHeld(p, async (_id, job) => {
-        const dir = `${p.site.SITE_REMOTE_DIR}/jobs/${job}`;
+        const dir = remoteJobDir(p, job);
         const evil = `${p.site.SITE_REMOTE_DIR}/tampered-${job}.img`;
         // The same file with its last byte changed, owned by the job user like the real one.
         await remote(
@@ -37,7 +44,7 @@ Deno.test({
       assert.match(r.stderr, /node 1 could not open the input: a check on the node refused/);
       assert.equal(await slurmExitCode(p, r.slurmId), `${EXIT_CODES.refused}:0`);
       assert.deepEqual(await nodesThatRan(p, r.slurmId), [], "the command ran on no node");
-      const log = await remote(p.site, `cat ${p.site.SITE_REMOTE_DIR}/jobs/${r.job}/slurm-*.out`);
+      const log = await slurmLog(p, r.job);
       assert.doesNotMatch(log, /job started|all \d nodes ready/);
       assert.match(
         log,

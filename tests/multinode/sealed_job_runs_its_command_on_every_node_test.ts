@@ -6,9 +6,9 @@
  * against the receipt, which names every node.
  */
 import assert from "node:assert/strict";
-import { parseReceipt } from "../../src/job/receipt.ts";
-import { makeProject, remote, runIn } from "../run/_fixture.ts";
+import { makeProject, runIn } from "../run/_fixture.ts";
 import { CLUSTER_NODES, leftOnNodes, nodeNames, SITE_SKIP } from "./_cluster.ts";
+import { finishedRun } from "./_sealed.ts";
 
 const LINES = 3000;
 // Each task sums the lines that are its share: line L belongs to task L mod NTASKS.
@@ -49,11 +49,7 @@ Deno.test({
     assert.equal(total, numbers.reduce((a, b) => a + b, 0));
 
     // The receipt names every node, each with the results container `run` fetched and verified.
-    const job = /^job (\S+) on /m.exec(r.stderr)![1]!;
-    const dir = `${p.site.SITE_REMOTE_DIR}/jobs/${job}`;
-    const receipt = parseReceipt(
-      new TextEncoder().encode(await remote(p.site, `cat ${dir}/receipt.json`)),
-    );
+    const { job, id, receipt } = await finishedRun(p, r.stderr);
     assert.deepEqual(receipt.nodes?.map((n) => n.host), nodeNames(p.site));
     assert.deepEqual(receipt.nodes?.map((n) => n.results?.path), [
       "output.results.img",
@@ -79,7 +75,6 @@ Deno.test({
       );
     }
     assert.match(show.stdout, /^log +starting on 3 nodes: .*, job started, receipt written/m);
-    const id = /slurm-(\d+)\.out/.exec(await remote(p.site, `ls ${dir}`))![1]!;
     assert.deepEqual(await leftOnNodes(p.site, id), [], "no node keeps a key or plaintext byte");
   },
 });

@@ -5,9 +5,8 @@
  * names both nodes in Slurm's order, and neither node keeps anything in its work dir.
  */
 import assert from "node:assert/strict";
-import { parseReceipt } from "../../src/job/receipt.ts";
 import { leftOnNodes, nodeNames, SITE_SKIP } from "./_cluster.ts";
-import { nodesThatRan, sealedProject } from "./_sealed.ts";
+import { finishedRun, nodesThatRan, sealedProject } from "./_sealed.ts";
 import { remote, runIn } from "../run/_fixture.ts";
 
 Deno.test({
@@ -19,9 +18,7 @@ Deno.test({
     await using p = await sealedProject({ nodes: 2 });
     const r = await runIn(p, ["run", "job.yaml", "--site", "site.yaml"]);
     assert.equal(r.code, 0, `run failed:\n${r.stderr}\n${r.stdout}`);
-    const job = /^job (\S+) on /m.exec(r.stderr)![1]!;
-    const dir = `${p.site.SITE_REMOTE_DIR}/jobs/${job}`;
-    const id = /slurm-(\d+)\.out/.exec(await remote(p.site, `ls ${dir}`))![1]!;
+    const { dir, id, receipt } = await finishedRun(p, r.stderr);
 
     assert.deepEqual(await nodesThatRan(p, id), [`ran-${id}-0`, `ran-${id}-1`]);
     // The first node's outputs, where a one-node job puts them.
@@ -36,9 +33,6 @@ Deno.test({
       "node 1's results stay on node 1",
     );
 
-    const receipt = parseReceipt(
-      new TextEncoder().encode(await remote(p.site, `cat ${dir}/receipt.json`)),
-    );
     const hosts = nodeNames(p.site).slice(0, 2);
     assert.deepEqual(receipt.nodes?.map((n) => n.host), hosts);
     assert.equal(receipt.nodes?.[0]?.results?.sha256, receipt.results?.sha256);
