@@ -56,6 +56,12 @@ export interface EscrowRequest {
   stateDir: string;
   /** Nodes of the job (default 1): each gets credentials of its own. */
   nodes?: number;
+  /**
+   * Secrets already at this job's paths are what an earlier attempt of this
+   * very escrow left when it was killed before it could save its record (the
+   * caller knows it began one): they are deleted and written afresh.
+   */
+  replaceLeftovers?: boolean;
 }
 
 export interface EscrowResult {
@@ -142,6 +148,9 @@ async function validate(req: EscrowRequest): Promise<{ name: string; bytes: Uint
   return out;
 }
 
+const isCasConflict = (err: unknown) =>
+  err instanceof SealbatchError && /check-and-set/.test(err.message);
+
 export async function escrowJob(vault: VaultClient, req: EscrowRequest): Promise<EscrowResult> {
   const keys = await validate(req);
   const ttlS = Math.floor(req.wrapTtlMs / 1000);
@@ -167,10 +176,15 @@ export async function escrowJob(vault: VaultClient, req: EscrowRequest): Promise
       const apiPath = `${req.mount}/data/${kvPath}`;
       let wrap: WrapInfo;
       if (req.mode === "job-scoped") {
+        const write = () => vault.kvWrite(req.mount, kvPath, encodeKey(bytes), { cas: 0 });
         try {
-          await vault.kvWrite(req.mount, kvPath, encodeKey(bytes), { cas: 0 });
+          await write().catch(async (err) => {
+            if (!req.replaceLeftovers || !isCasConflict(err)) throw err;
+            await vault.kvDeleteMetadata(req.mount, kvPath);
+            await write();
+          });
         } catch (err) {
-          if (err instanceof SealbatchError && /check-and-set/.test(err.message)) {
+          if (isCasConflict(err)) {
             throw new SealbatchError(
               "kms",
               `cannot escrow key ${q(name)}: a secret already exists at ${q(apiPath)}`,

@@ -509,7 +509,13 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
         }
         const keys = [{ name: "luks", file: f.luksKey }];
         if (imageKeyPath) keys.push({ name: "image", file: imageKeyPath });
+        // Killed after Vault stored a key but before the record was saved: the secrets at this
+        // job's paths are that attempt's, as this marker of it says, and are written afresh.
+        const started = `${dir}/escrow.started`;
+        const leftovers = await exists(started);
+        await Deno.writeFile(started, new Uint8Array(), { mode: 0o600 });
         const r = await escrowJob(vault, {
+          replaceLeftovers: leftovers,
           job,
           user,
           keys,
@@ -523,6 +529,7 @@ export async function runJob(input: RunInput): Promise<RunSummary> {
           mount,
           stateDir: project,
         });
+        await Deno.remove(started);
         return { record: r.recordPath, expiresAt: r.record.expires_at };
       });
       const credentials = credentialsOf(await readRecord(project, job));
